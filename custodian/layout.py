@@ -1,0 +1,234 @@
+"""The canonical custodian file layout: one CSV per entity per as-of date.
+
+Every landing file is ``<landing>/<YYYY-MM-DD>/<entity>_<YYYYMMDD>.csv`` with a header row, comma
+separated, UTF-8, ISO dates (YYYY-MM-DD), booleans ``true``/``false``, decimals with a dot and no
+thousands separators. Custodian dialects (issue 3) are translated into this layout; everything
+downstream reads only this layout (through the ``raw`` tables that ingestion loads).
+
+This module is the single source of truth for the layout: the synthetic generator writes it, the
+ingestion parser validates against it, and docs/canonical-layout.md describes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+# Column kinds understood by the parser (custodian.parse) and mapped to DuckDB types.
+DUCKDB_TYPES = {
+    "text": "VARCHAR",
+    "decimal": "DOUBLE",
+    "integer": "BIGINT",
+    "date": "DATE",
+    "boolean": "BOOLEAN",
+}
+
+# Sentinel security id for cash balances in positions.
+CASH = "CASH"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str  # one of DUCKDB_TYPES
+    required: bool = True  # a blank value is an error when required
+    choices: tuple[str, ...] = ()  # allowed values for text columns, when constrained
+    minimum: float | None = None  # inclusive lower bound for numbers
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class FileLayout:
+    entity: str  # also the raw table name: raw.<entity>
+    description: str
+    columns: tuple[Column, ...]
+    account_column: str | None = "account_id"  # lets a bad row be tied to one account
+
+    def file_name(self, as_of: dt.date) -> str:
+        return f"{self.entity}_{as_of:%Y%m%d}.csv"
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+SECURITY_TYPES = ("equity", "etf", "mutual_fund")
+ASSET_CLASSES = ("us_equity", "intl_equity", "us_bond", "cash")
+REGISTRATIONS = ("individual", "joint", "traditional_ira", "roth_ira")
+OWNER_ROLES = ("primary", "spouse", "joint")
+CUSTODIANS = ("schwab", "fidelity", "pershing")
+FILING_STATUSES = ("single", "married_joint", "married_separate", "head_of_household")
+TRANSACTION_TYPES = ("buy", "sell", "dividend", "reinvest", "deposit", "withdrawal", "fee")
+RESTRICTION_TYPES = ("never_buy_security", "exclude_sector")
+REQUEST_TYPES = ("cash_withdrawal", "charitable_gift")
+MODEL_COMPONENT_TYPES = ("security", "model")
+
+SECURITY_MASTER = FileLayout(
+    entity="security_master",
+    description="Every security the firm holds or targets, with its classification.",
+    account_column=None,
+    columns=(
+        Column("security_id", "text", description="Firm-wide security identifier (the ticker here)."),
+        Column("ticker", "text"),
+        Column("cusip", "text"),
+        Column("description", "text"),
+        Column("security_type", "text", choices=SECURITY_TYPES),
+        Column("asset_class", "text", choices=ASSET_CLASSES),
+        Column("gics_sector", "text", required=False, description="Blank for funds."),
+        Column("gics_industry", "text", required=False),
+        Column(
+            "identical_group",
+            "text",
+            description="Substantially identical group for wash sales (share classes, ETFs on the same index); "
+            "a security alone in its group carries its own id.",
+        ),
+    ),
+)
+
+PRICES = FileLayout(
+    entity="prices",
+    description="Closing price of every security on the as-of date.",
+    account_column=None,
+    columns=(
+        Column("security_id", "text"),
+        Column("price_date", "date"),
+        Column("close", "decimal", minimum=0.0, description="Must be > 0; 0 is rejected by the quality gates."),
+    ),
+)
+
+PRICE_HISTORY = FileLayout(
+    entity="price_history",
+    description="Daily closes for the trailing history (risk model, backtests); same columns as prices.",
+    account_column=None,
+    columns=PRICES.columns,
+)
+
+ACCOUNTS = FileLayout(
+    entity="accounts",
+    description="Account master: one row per account with its household, registration, model and tax profile "
+    "(household fields repeat on every account of the household).",
+    columns=(
+        Column("account_id", "text"),
+        Column("household_id", "text"),
+        Column("owner_role", "text", choices=OWNER_ROLES),
+        Column("registration", "text", choices=REGISTRATIONS),
+        Column("taxable", "boolean"),
+        Column("custodian", "text", choices=CUSTODIANS),
+        Column("fractional_allowed", "boolean"),
+        Column("model_id", "text", description="The household's target model (same on every account)."),
+        Column("filing_status", "text", choices=FILING_STATUSES),
+        Column("state", "text", description="Two-letter state of residence."),
+        Column("ordinary_income", "decimal", minimum=0.0, description="Household taxable ordinary income, USD/yr."),
+        Column("advisory_fee_bps", "decimal", minimum=0.0),
+        Column("annual_tax_budget", "decimal", minimum=0.0, description="Net capital gains tax the household accepts this year, USD."),
+    ),
+)
+
+POSITIONS = FileLayout(
+    entity="positions",
+    description="Settled holdings per account and security; cash as security_id CASH with quantity in USD.",
+    columns=(
+        Column("account_id", "text"),
+        Column("security_id", "text"),
+        Column("quantity", "decimal"),
+    ),
+)
+
+OPEN_LOTS = FileLayout(
+    entity="open_lots",
+    description="Open tax lots; cost_basis is total USD and already wash-sale adjusted.",
+    columns=(
+        Column("account_id", "text"),
+        Column("lot_id", "text"),
+        Column("security_id", "text"),
+        Column("quantity", "decimal", minimum=0.0),
+        Column("cost_basis", "decimal", minimum=0.0),
+        Column("acquired_date", "date"),
+        Column("adjusted_acquired_date", "date", description="Holding-period start after wash-sale tacking."),
+        Column("wash_sale_adjustment", "decimal", minimum=0.0, description="Disallowed loss added to basis, USD."),
+        Column("covered", "boolean"),
+    ),
+)
+
+TRANSACTIONS = FileLayout(
+    entity="transactions",
+    description="Activity year to date (at least the last 30 calendar days for wash-sale windows).",
+    columns=(
+        Column("transaction_id", "text"),
+        Column("account_id", "text"),
+        Column("trade_date", "date"),
+        Column("settle_date", "date"),
+        Column("transaction_type", "text", choices=TRANSACTION_TYPES),
+        Column("security_id", "text", required=False, description="Blank for cash-only activity."),
+        Column("quantity", "decimal", required=False),
+        Column("price", "decimal", required=False),
+        Column("amount", "decimal", description="Signed cash effect on the account, USD."),
+        Column("lot_id", "text", required=False, description="Lot created (buy, reinvest) or relieved (sell)."),
+        Column("realized_gain", "decimal", required=False, description="Sells: proceeds minus basis, USD."),
+        Column("holding_term", "text", required=False, choices=("short", "long"), description="Sells: short or long term."),
+    ),
+)
+
+MODELS = FileLayout(
+    entity="models",
+    description="Model portfolios: security weights, or blends of other models (one level).",
+    account_column=None,
+    columns=(
+        Column("model_id", "text"),
+        Column("model_version", "text"),
+        Column("model_name", "text"),
+        Column("component_type", "text", choices=MODEL_COMPONENT_TYPES),
+        Column("component_id", "text", description="A security_id (CASH allowed) or a model_id."),
+        Column("weight", "decimal", minimum=0.0),
+    ),
+)
+
+RESTRICTIONS = FileLayout(
+    entity="restrictions",
+    description="Per-account buy restrictions: never buy a security, or exclude a GICS sector.",
+    columns=(
+        Column("account_id", "text"),
+        Column("restriction_type", "text", choices=RESTRICTION_TYPES),
+        Column("value", "text", description="A security_id or a GICS sector name."),
+    ),
+)
+
+REQUESTS = FileLayout(
+    entity="requests",
+    description="Advisor requests for this day: cash withdrawals and charitable gifts of securities.",
+    account_column="account_id",
+    columns=(
+        Column("request_id", "text"),
+        Column("household_id", "text"),
+        Column("account_id", "text", description="The account the cash or gift comes from."),
+        Column("request_type", "text", choices=REQUEST_TYPES),
+        Column("amount", "decimal", minimum=0.0, description="USD to raise or to give."),
+    ),
+)
+
+ALL_LAYOUTS: tuple[FileLayout, ...] = (
+    SECURITY_MASTER,
+    PRICES,
+    PRICE_HISTORY,
+    ACCOUNTS,
+    POSITIONS,
+    OPEN_LOTS,
+    TRANSACTIONS,
+    MODELS,
+    RESTRICTIONS,
+    REQUESTS,
+)
+
+LAYOUTS_BY_ENTITY = {layout.entity: layout for layout in ALL_LAYOUTS}
+
+# Lineage columns every raw table carries next to the layout's own columns.
+LINEAGE_COLUMNS = (
+    ("as_of_date", "DATE"),
+    ("source_file", "VARCHAR"),
+    ("source_line", "BIGINT"),
+    ("file_sha256", "VARCHAR"),
+)
+
+
+def landing_folder_name(as_of: dt.date) -> str:
+    return as_of.isoformat()
