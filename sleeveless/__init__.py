@@ -1,0 +1,1 @@
+"""Sleeveless: household-level, tax-optimized, lot-level rebalancing."""

@@ -1,0 +1,93 @@
+"""Order files per custodian and day, with the separate lot-instruction file.
+
+A custodian upload is position-level (account, side, quantity, symbol); without a lot instruction
+the custodian relieves lots FIFO and the tax plan is lost, so every sell and gift also appears, lot
+by lot, in the lot-instruction file. Content is deterministic: same trades, same bytes (no run id,
+no timestamps; sorted rows; fixed number formats).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pandas as pd
+
+ORDER_COLUMNS = ["as_of_date", "account_id", "side", "symbol", "cusip", "quantity", "order_type", "time_in_force", "order_id"]
+LOT_INSTRUCTION_COLUMNS = [
+    "as_of_date", "order_id", "account_id", "symbol", "cusip", "action", "lot_id", "acquired_date", "quantity",
+    "cost_basis", "realized_gain", "holding_term",
+]
+
+
+def _csv(frame: pd.DataFrame) -> bytes:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue().encode()
+
+
+def _qty(value: float) -> str:
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def order_lines(trades: pd.DataFrame, accounts: pd.DataFrame, securities: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """One position-level order per account, security and side (sells of several lots aggregate)."""
+    market = trades[trades["side"].isin(["sell", "buy"])]
+    lines = (
+        market.groupby(["account_id", "security_id", "side"], as_index=False)["quantity"].sum()
+        .merge(accounts[["account_id", "custodian"]], on="account_id", how="left")
+        .merge(securities[["security_id", "ticker", "cusip"]], on="security_id", how="left")
+        .sort_values(["custodian", "account_id", "side", "ticker"], ascending=[True, True, False, True], kind="stable")
+        .reset_index(drop=True)
+    )
+    stamp = f"{as_of:%Y%m%d}"
+    lines["order_id"] = [
+        f"SLV-{stamp}-{custodian[:3].upper()}-{i:06d}"
+        for custodian, i in zip(lines["custodian"], lines.groupby("custodian").cumcount() + 1)
+    ]
+    lines["as_of_date"] = as_of.isoformat()
+    lines["symbol"] = lines["ticker"]
+    lines["side"] = lines["side"].str.upper()
+    lines["order_type"] = "MARKET"
+    lines["time_in_force"] = "DAY"
+    return lines
+
+
+def lot_instruction_lines(trades: pd.DataFrame, orders: pd.DataFrame, securities: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    relieving = trades[trades["side"].isin(["sell", "gift"])].merge(
+        securities[["security_id", "ticker", "cusip"]], on="security_id", how="left"
+    )
+    order_ids = orders.assign(side=orders["side"].str.lower())[["account_id", "security_id", "side", "order_id", "custodian"]]
+    relieving = relieving.merge(order_ids, on=["account_id", "security_id", "side"], how="left")
+    relieving["action"] = relieving["side"].map({"sell": "SELL_VERSUS_PURCHASE", "gift": "GIFT_TRANSFER_OUT"})
+    relieving["order_id"] = relieving["order_id"].fillna("")
+    relieving["as_of_date"] = as_of.isoformat()
+    relieving["symbol"] = relieving["ticker"]
+    return relieving.sort_values(["account_id", "symbol", "action", "lot_id"], kind="stable").reset_index(drop=True)
+
+
+def render_order_files(
+    trades: pd.DataFrame, accounts: pd.DataFrame, securities: pd.DataFrame, as_of: dt.date
+) -> dict[str, bytes]:
+    """File name -> content, two files per custodian with trades: orders and lot instructions."""
+    if trades.empty:
+        return {}
+    custodian_of = accounts.set_index("account_id")["custodian"]
+    orders = order_lines(trades, accounts, securities, as_of)
+    lots = lot_instruction_lines(trades, orders, securities, as_of)
+    lots["custodian"] = lots["account_id"].map(custodian_of)
+    files: dict[str, bytes] = {}
+    stamp = f"{as_of:%Y%m%d}"
+    for custodian in sorted(set(orders["custodian"]).union(lots["custodian"])):
+        mine = orders[orders["custodian"] == custodian].copy()
+        mine["quantity"] = mine["quantity"].map(_qty)
+        files[f"{custodian}_orders_{stamp}.csv"] = _csv(mine[ORDER_COLUMNS])
+        lot_rows = lots[lots["custodian"] == custodian].copy()
+        lot_rows["quantity"] = lot_rows["quantity"].map(_qty)
+        lot_rows["cost_basis"] = lot_rows["cost_basis_relieved"].map(lambda v: f"{v:.2f}")
+        lot_rows["realized_gain"] = lot_rows["realized_gain"].map(lambda v: f"{v:.2f}")
+        lot_rows["acquired_date"] = lot_rows["acquired_date"].map(lambda d: pd.Timestamp(d).date().isoformat())
+        lot_rows["holding_term"] = lot_rows["holding_term"].fillna("")
+        files[f"{custodian}_lot_instructions_{stamp}.csv"] = _csv(lot_rows[LOT_INSTRUCTION_COLUMNS])
+    return files

@@ -1,0 +1,88 @@
+"""Order files per custodian with lot instructions, and the taxes-saved reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+
+import dagster as dg
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+
+from delivery.orders import render_order_files
+from delivery.taxes_saved import firm_summary, household_summary, taxes_saved_by_account
+from orchestration.defs.optimize.assets import household_trades
+from orchestration.defs.partitions import as_of_dates
+from orchestration.lib.stores import FileStoreResource
+from orchestration.lib.warehouse import read_day, read_marts
+
+
+def _csv(frame: pd.DataFrame) -> bytes:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue().encode()
+
+
+def _write_all(store, folder: str, files: dict[str, bytes]) -> dict[str, str]:
+    """Write each file atomically, then a manifest (name, bytes, sha256) that names them all."""
+    written = {name: store.write_bytes(f"{folder}/{name}", content) for name, content in sorted(files.items())}
+    manifest = pd.DataFrame(
+        [{"file": n, "bytes": len(c), "sha256": hashlib.sha256(c).hexdigest()} for n, c in sorted(files.items())],
+        columns=["file", "bytes", "sha256"],
+    )
+    written["manifest.csv"] = store.write_bytes(f"{folder}/manifest.csv", _csv(manifest))
+    return written
+
+
+@dg.asset(deps=[household_trades], partitions_def=as_of_dates, group_name="deliver", kinds={"csv"})
+def order_files(context: dg.AssetExecutionContext, duckdb: DuckDBResource, outputs: FileStoreResource) -> dg.MaterializeResult:
+    """Per custodian and day: the order file and the lot-instruction file naming the lots to relieve."""
+    as_of = dt.date.fromisoformat(context.partition_key)
+    with duckdb.get_connection() as con:
+        marts = read_marts(con, ["dim_accounts", "dim_securities"])
+        trades = read_day(con, "optimizer.trades", as_of)
+    files = render_order_files(trades, marts["dim_accounts"], marts["dim_securities"], as_of)
+    written = _write_all(outputs.store(), f"orders/{as_of.isoformat()}", files)
+    return dg.MaterializeResult(
+        metadata={
+            "files": dg.MetadataValue.json(sorted(written.values())),
+            "order_lines": int(sum(c.count(b"\n") - 1 for n, c in files.items() if "_orders_" in n)),
+            "lot_instructions": int(sum(c.count(b"\n") - 1 for n, c in files.items() if "_lot_instructions_" in n)),
+        }
+    )
+
+
+@dg.asset(deps=[household_trades], partitions_def=as_of_dates, group_name="deliver", kinds={"csv"})
+def taxes_saved_report(context: dg.AssetExecutionContext, duckdb: DuckDBResource, outputs: FileStoreResource) -> dg.MaterializeResult:
+    """Estimated Taxes Saved or Deferred per account, per household and for the firm."""
+    as_of = dt.date.fromisoformat(context.partition_key)
+    with duckdb.get_connection() as con:
+        marts = read_marts(con)
+        trades = read_day(con, "optimizer.trades", as_of)
+        outcomes = read_day(con, "optimizer.household_outcomes", as_of)
+    optimized = set(outcomes.loc[outcomes["status"] == "optimal", "household_id"])
+    by_account = taxes_saved_by_account(
+        trades, marts["fct_lots"], marts["dim_accounts"][marts["dim_accounts"]["household_id"].isin(optimized)],
+        marts["dim_households"], marts["fct_household_targets"], marts["fct_account_cash"], marts["fct_requests"],
+    )
+    by_household = household_summary(by_account)
+    summary = firm_summary(by_household, outcomes)
+    summary["as_of_date"] = as_of.isoformat()
+    stamp = f"{as_of:%Y%m%d}"
+    files = {
+        f"taxes_saved_by_account_{stamp}.csv": _csv(by_account),
+        f"taxes_saved_by_household_{stamp}.csv": _csv(by_household),
+        f"household_outcomes_{stamp}.csv": _csv(outcomes.drop(columns=["build_seconds", "solve_seconds"], errors="ignore")),
+        f"firm_summary_{stamp}.json": (json.dumps(summary, indent=2, sort_keys=True) + "\n").encode(),
+    }
+    written = _write_all(outputs.store(), f"reports/{as_of.isoformat()}", files)
+    return dg.MaterializeResult(
+        metadata={
+            "files": dg.MetadataValue.json(sorted(written.values())),
+            "taxes_saved_or_deferred": summary["taxes_saved_or_deferred"],
+            "households_reported": summary["households_reported"],
+            "summary": dg.MetadataValue.json(summary),
+        }
+    )

@@ -1,0 +1,38 @@
+"""Reading the marts and writing the optimizer's output in the shared DuckDB file."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pandas as pd
+
+MARTS = (
+    "dim_securities", "dim_accounts", "dim_households", "fct_lots", "fct_positions", "fct_account_cash",
+    "fct_household_targets", "fct_wash_sale_windows", "fct_buy_restrictions", "fct_requests",
+    "fct_household_readiness",
+)
+
+
+def read_marts(con: duckdb.DuckDBPyConnection, names=MARTS) -> dict[str, pd.DataFrame]:
+    return {name: con.execute(f"select * from main.{name}").df() for name in names}
+
+
+def replace_day(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, as_of: dt.date, run_id: str) -> None:
+    """Delete-then-insert one as-of date, so a rerun of the day leaves exactly one copy."""
+    schema = table.split(".")[0]
+    data = frame.copy()
+    data.insert(0, "run_id", run_id)
+    data.insert(0, "as_of_date", as_of)
+    con.execute(f"create schema if not exists {schema}")
+    con.register("incoming", data)
+    try:
+        con.execute(f"create table if not exists {table} as select * from incoming limit 0")
+        con.execute(f"delete from {table} where as_of_date = ?", [as_of])
+        con.execute(f"insert into {table} by name select * from incoming")
+    finally:
+        con.unregister("incoming")
+
+
+def read_day(con: duckdb.DuckDBPyConnection, table: str, as_of: dt.date) -> pd.DataFrame:
+    return con.execute(f"select * exclude (as_of_date, run_id) from {table} where as_of_date = ?", [as_of]).df()

@@ -1,0 +1,150 @@
+"""The `sleeveless` command: generate a synthetic firm, run a day, or both (`demo`)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def _home(args) -> "Home":
+    os.environ["SLEEVELESS_HOME"] = str(Path(args.home).resolve())
+    from orchestration.lib.home import Home
+
+    home = Home.from_env()
+    home.export()
+    return home
+
+
+def cmd_generate(args) -> dict:
+    from synthetic import write_synthetic_firm
+
+    home = _home(args)
+    started = time.perf_counter()
+    landing = Path(home.landing)
+    summary = write_synthetic_firm(landing, dt.date.fromisoformat(args.as_of), households=args.households, seed=args.seed)
+    summary["seconds"] = round(time.perf_counter() - started, 2)
+    print(f"generated {summary['households']} households, {summary['accounts']} accounts, {summary['lots']} lots "
+          f"into {summary['folder']} in {summary['seconds']}s")
+    return summary
+
+
+def _instance(home):
+    from dagster import DagsterInstance
+
+    home.dagster_home.mkdir(parents=True, exist_ok=True)
+    config = home.dagster_home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+    os.environ["DAGSTER_HOME"] = str(home.dagster_home)
+    return DagsterInstance.get()
+
+
+def run_day(home, as_of: dt.date):
+    """Materialize the whole daily graph for one as-of date; return (result, seconds per stage)."""
+    from orchestration.definitions import defs
+
+    instance = _instance(home)
+    job = defs().resolve_job_def("daily_run")
+    result = job.execute_in_process(instance=instance, partition_key=as_of.isoformat(), raise_on_error=False)
+    stages: dict[str, float] = {}
+    for stat in instance.get_run_step_stats(result.run_id):
+        if stat.start_time and stat.end_time:
+            stages[stat.step_key] = round(stat.end_time - stat.start_time, 2)
+    return result, stages
+
+
+def _summary(home, as_of: dt.date) -> dict:
+    import duckdb
+
+    with duckdb.connect(str(home.duckdb_path), read_only=True) as con:
+        one = lambda sql: con.execute(sql, [as_of]).fetchone()[0]  # noqa: E731
+        summary = {
+            "households": one("select count(distinct household_id) from raw.accounts where as_of_date = ?"),
+            "accounts": one("select count(*) from raw.accounts where as_of_date = ?"),
+            "lots": one("select count(*) from raw.open_lots where as_of_date = ?"),
+            "quarantined_rows": one("select count(*) from raw.quarantine where as_of_date = ?"),
+        }
+        has_trades = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'optimizer' and table_name = 'trades'"
+        ).fetchone()[0]
+        if has_trades:
+            summary["trades"] = one("select count(*) from optimizer.trades where as_of_date = ?")
+            summary["estimated_tax_on_trades"] = round(
+                one("select coalesce(sum(estimated_tax), 0) from optimizer.trades where as_of_date = ?"), 2
+            )
+            summary["household_outcomes"] = dict(
+                con.execute(
+                    "select status, count(*) from optimizer.household_outcomes where as_of_date = ? group by 1 order by 1",
+                    [as_of],
+                ).fetchall()
+            )
+    report = Path(home.outputs) / "reports" / as_of.isoformat() / f"firm_summary_{as_of:%Y%m%d}.json"
+    if report.exists():
+        firm = json.loads(report.read_text())
+        summary["taxes_saved_or_deferred"] = firm["taxes_saved_or_deferred"]
+        summary["naive_tax"] = firm["naive_tax"]
+    return summary
+
+
+def cmd_run_day(args) -> int:
+    home = _home(args)
+    as_of = dt.date.fromisoformat(args.as_of)
+    started = time.perf_counter()
+    result, stages = run_day(home, as_of)
+    elapsed = time.perf_counter() - started
+    print(f"\nDaily run {as_of} ({'succeeded' if result.success else 'FAILED'}) in {elapsed:.1f}s, run id {result.run_id}")
+    for step, seconds in stages.items():
+        print(f"  {step:<45} {seconds:>8.2f}s")
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data.asset_check_evaluation
+            if not evaluation.passed:
+                print(f"  BLOCKED by check {evaluation.check_name} on {evaluation.asset_key.to_user_string()}: "
+                      f"{evaluation.description}")
+    summary = _summary(home, as_of)
+    print("\nSummary:")
+    for key, value in summary.items():
+        print(f"  {key:<26} {value}")
+    print("\nOutputs:")
+    print(f"  orders      {home.outputs}/orders/{as_of.isoformat()}/")
+    print(f"  reports     {home.outputs}/reports/{as_of.isoformat()}/")
+    print(f"  quarantine  {home.outputs}/quarantine/{as_of.isoformat()}/")
+    print(f"  warehouse   {home.duckdb_path}")
+    print("\nBrowse this run in the Dagster UI: `make dev`, then open http://127.0.0.1:3000/runs")
+    return 0 if result.success else 1
+
+
+def cmd_demo(args) -> int:
+    cmd_generate(args)
+    return cmd_run_day(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sleeveless", description=__doc__)
+    parser.add_argument("--home", default=os.environ.get("SLEEVELESS_HOME", "data"), help="data directory")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p, households=True):
+        p.add_argument("--as-of", default="2026-11-20", help="as-of date (a business day), YYYY-MM-DD")
+        p.add_argument("--home", default=argparse.SUPPRESS, help="data directory")
+        if households:
+            p.add_argument("--households", type=int, default=200)
+            p.add_argument("--seed", type=int, default=7)
+
+    common(sub.add_parser("generate", help="write a synthetic firm's custodian files for one day"))
+    common(sub.add_parser("run-day", help="run the daily pipeline for one as-of date"), households=False)
+    common(sub.add_parser("demo", help="generate a synthetic firm, then run its day"))
+    args = parser.parse_args(argv)
+    if args.command == "generate":
+        cmd_generate(args)
+        return 0
+    return {"run-day": cmd_run_day, "demo": cmd_demo}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
