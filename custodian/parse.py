@@ -76,13 +76,13 @@ def _convert(column: Column, text: pd.Series) -> tuple[pd.Series, pd.Series]:
         values = pd.to_datetime(text.where(~blank), format="%Y-%m-%d", errors="coerce")
         bad = ~blank & values.isna()
         errors = errors.mask(bad & (errors == ""), "not a date (YYYY-MM-DD)")
-        return values.dt.date.astype(object).where(values.notna(), None), errors
+        return values, errors  # datetime64 (NaT when blank); DuckDB casts it to DATE on insert
     if column.kind == "boolean":
         lowered = text.str.strip().str.lower()
         values = lowered.map({"true": True, "false": False})
         bad = ~blank & values.isna()
         errors = errors.mask(bad & (errors == ""), "not a boolean (true/false)")
-        return values.astype(object).where(values.notna(), None), errors
+        return values.astype("boolean"), errors
     raise ValueError(f"unknown column kind {column.kind!r}")
 
 

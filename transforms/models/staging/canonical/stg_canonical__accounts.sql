@@ -1,0 +1,45 @@
+with
+
+source as (
+
+    select * from {{ source('raw', 'accounts') }}
+
+),
+
+final as (
+
+    select
+
+        ---------- ids
+        account_id,
+        household_id,
+        model_id,
+
+        ---------- text
+        owner_role,
+        registration,
+        custodian,
+        filing_status,
+        state,
+
+        ---------- booleans
+        taxable,
+        fractional_allowed,
+
+        ---------- numerics
+        ordinary_income,
+        advisory_fee_bps,
+        annual_tax_budget,
+
+        ---------- lineage
+        as_of_date,
+        source_file,
+        source_line,
+        file_sha256,
+
+    from source
+    where as_of_date = {{ var_as_of_date() }}
+
+)
+
+select * from final
