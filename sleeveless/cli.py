@@ -102,7 +102,7 @@ def cmd_run_day(args) -> int:
         print(f"  {step:<45} {seconds:>8.2f}s")
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
-            evaluation = event.event_specific_data.asset_check_evaluation
+            evaluation = event.event_specific_data
             if not evaluation.passed:
                 print(f"  BLOCKED by check {evaluation.check_name} on {evaluation.asset_key.to_user_string()}: "
                       f"{evaluation.description}")

@@ -1,6 +1,5 @@
 """Order files per custodian with lot instructions, and the taxes-saved reports."""
 
-from __future__ import annotations
 
 import datetime as dt
 import hashlib

@@ -10,18 +10,20 @@ from custodian.load import load_landing_day
 from orchestration.defs.partitions import as_of_dates
 from orchestration.lib.stores import FileStoreResource
 
-RAW_SPECS = [
-    dg.AssetSpec(["raw", layout.entity], description=layout.description, group_name="ingest", kinds={"duckdb", "csv"})
-    for layout in ALL_LAYOUTS
-] + [
-    dg.AssetSpec(["raw", "quarantine"], description="Rejected landing-file lines: file, line, field, error.",
-                 group_name="ingest", kinds={"duckdb"}),
-    dg.AssetSpec(["raw", "ingested_files"], description="Ledger of ingested files by content hash.",
-                 group_name="ingest", kinds={"duckdb"}),
-]
+def raw_specs() -> list[dg.AssetSpec]:
+    """One asset per raw table (a module-level list would be collected twice by the defs loader)."""
+    return [
+        dg.AssetSpec(["raw", layout.entity], description=layout.description, group_name="ingest", kinds={"duckdb", "csv"})
+        for layout in ALL_LAYOUTS
+    ] + [
+        dg.AssetSpec(["raw", "quarantine"], description="Rejected landing-file lines: file, line, field, error.",
+                     group_name="ingest", kinds={"duckdb"}),
+        dg.AssetSpec(["raw", "ingested_files"], description="Ledger of ingested files by content hash.",
+                     group_name="ingest", kinds={"duckdb"}),
+    ]
 
 
-@dg.multi_asset(specs=RAW_SPECS, partitions_def=as_of_dates, pool="duckdb_writer")
+@dg.multi_asset(specs=raw_specs(), partitions_def=as_of_dates, pool="duckdb_writer")
 def custodian_files(
     context: dg.AssetExecutionContext, landing: FileStoreResource, outputs: FileStoreResource, duckdb: DuckDBResource
 ):

@@ -1,6 +1,5 @@
 """The optimizer: one Pyomo/HiGHS model per household, all its accounts together."""
 
-from __future__ import annotations
 
 import datetime as dt
 import time

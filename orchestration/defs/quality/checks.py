@@ -2,7 +2,6 @@
 data that breaks a rule that protects money. The check metadata names each failed expectation with
 its unexpected count and sample values, so an operator sees why without opening a log."""
 
-from __future__ import annotations
 
 import datetime as dt
 
