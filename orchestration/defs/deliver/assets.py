@@ -13,7 +13,7 @@ from dagster_duckdb import DuckDBResource
 from delivery.orders import render_order_files
 from delivery.taxes_saved import firm_summary, household_summary, taxes_saved_by_account
 from orchestration.defs.optimize.assets import household_trades
-from orchestration.defs.partitions import as_of_dates
+from orchestration.defs.partitions import as_of_dates, one_date_per_run
 from orchestration.lib.stores import FileStoreResource
 from orchestration.lib.warehouse import read_day, read_marts
 
@@ -35,7 +35,7 @@ def _write_all(store, folder: str, files: dict[str, bytes]) -> dict[str, str]:
     return written
 
 
-@dg.asset(deps=[household_trades], partitions_def=as_of_dates, group_name="deliver", kinds={"csv"})
+@dg.asset(deps=[household_trades], partitions_def=as_of_dates, backfill_policy=one_date_per_run, group_name="deliver", kinds={"csv"})
 def order_files(context: dg.AssetExecutionContext, duckdb: DuckDBResource, outputs: FileStoreResource) -> dg.MaterializeResult:
     """Per custodian and day: the order file and the lot-instruction file naming the lots to relieve."""
     as_of = dt.date.fromisoformat(context.partition_key)
@@ -53,7 +53,7 @@ def order_files(context: dg.AssetExecutionContext, duckdb: DuckDBResource, outpu
     )
 
 
-@dg.asset(deps=[household_trades], partitions_def=as_of_dates, group_name="deliver", kinds={"csv"})
+@dg.asset(deps=[household_trades], partitions_def=as_of_dates, backfill_policy=one_date_per_run, group_name="deliver", kinds={"csv"})
 def taxes_saved_report(context: dg.AssetExecutionContext, duckdb: DuckDBResource, outputs: FileStoreResource) -> dg.MaterializeResult:
     """Estimated Taxes Saved or Deferred per account, per household and for the firm."""
     as_of = dt.date.fromisoformat(context.partition_key)

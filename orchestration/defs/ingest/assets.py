@@ -7,7 +7,7 @@ from dagster_duckdb import DuckDBResource
 
 from custodian.layout import ALL_LAYOUTS, landing_folder_name
 from custodian.load import load_landing_day
-from orchestration.defs.partitions import as_of_dates
+from orchestration.defs.partitions import as_of_dates, one_date_per_run
 from orchestration.lib.stores import FileStoreResource
 
 def raw_specs() -> list[dg.AssetSpec]:
@@ -23,7 +23,7 @@ def raw_specs() -> list[dg.AssetSpec]:
     ]
 
 
-@dg.multi_asset(specs=raw_specs(), partitions_def=as_of_dates, pool="duckdb_writer")
+@dg.multi_asset(specs=raw_specs(), partitions_def=as_of_dates, backfill_policy=one_date_per_run, pool="duckdb_writer")
 def custodian_files(
     context: dg.AssetExecutionContext, landing: FileStoreResource, outputs: FileStoreResource, duckdb: DuckDBResource
 ):
@@ -43,11 +43,11 @@ def custodian_files(
         yield dg.MaterializeResult(
             asset_key=["raw", layout.entity],
             metadata={
-                "dagster/row_count": load.rows_loaded,
+                "dagster/row_count": int(load.rows_loaded),
                 "source_file": load.source_file or "MISSING",
                 "file_sha256": load.file_sha256 or "",
-                "rows_quarantined": load.rows_quarantined,
-                "rejected_whole_file": load.rejected_whole,
+                "rows_quarantined": int(load.rows_quarantined),
+                "rejected_whole_file": bool(load.rejected_whole),
             },
         )
     yield dg.MaterializeResult(

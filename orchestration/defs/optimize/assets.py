@@ -9,7 +9,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from optimization import OptimizerSettings, household_problems_from_marts, optimize_households
-from orchestration.defs.partitions import as_of_dates
+from orchestration.defs.partitions import as_of_dates, one_date_per_run
 from orchestration.lib.warehouse import MARTS, read_marts, replace_day
 
 
@@ -22,7 +22,7 @@ def held_out_outcomes(readiness: pd.DataFrame, columns: list[str]) -> pd.DataFra
 
 @dg.asset(
     deps=[dg.AssetKey([name]) for name in MARTS],
-    partitions_def=as_of_dates,
+    partitions_def=as_of_dates, backfill_policy=one_date_per_run,
     group_name="optimize",
     kinds={"pyomo", "highs", "duckdb"},
     pool="duckdb_writer",

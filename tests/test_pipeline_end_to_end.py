@@ -1,0 +1,188 @@
+"""The whole daily graph, materialized by Dagster on a small generated firm, checked the way an
+operator and an auditor would: from the order files and the custodian files, not from internals."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+GOOD_DAY = dt.date(2026, 11, 20)
+BAD_PRICES_DAY = dt.date(2026, 11, 19)
+HOUSEHOLDS = 8
+
+
+def _digest_folder(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def _corrupt_one_lot_line(landing: Path, as_of: dt.date) -> str:
+    """Break the quantity on one lot line; return the account whose household must be held out."""
+    path = landing / as_of.isoformat() / f"open_lots_{as_of:%Y%m%d}.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    fields = lines[5].split(",")
+    fields[3] = "12x"
+    lines[5] = ",".join(fields)
+    path.write_text("".join(lines))
+    return fields[0]
+
+
+def _zero_a_held_price(landing: Path, as_of: dt.date) -> str:
+    folder = landing / as_of.isoformat()
+    lots = pd.read_csv(folder / f"open_lots_{as_of:%Y%m%d}.csv")
+    held = sorted(set(lots["security_id"]))[0]
+    prices = folder / f"prices_{as_of:%Y%m%d}.csv"
+    frame = pd.read_csv(prices, dtype=str)
+    frame.loc[frame["security_id"] == held, "close"] = "0"
+    frame.to_csv(prices, index=False, lineterminator="\n")
+    return held
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    from synthetic import write_synthetic_firm
+
+    root = tmp_path_factory.mktemp("home")
+    saved = {k: os.environ.get(k) for k in ("SLEEVELESS_HOME", "SLEEVELESS_DUCKDB_PATH", "DAGSTER_HOME")}
+    os.environ["SLEEVELESS_HOME"] = str(root)
+    os.environ.pop("SLEEVELESS_DUCKDB_PATH", None)
+    from orchestration.lib.home import Home
+    from sleeveless.cli import run_day
+
+    home = Home.from_env()
+    home.export()
+    landing = Path(home.landing)
+    write_synthetic_firm(landing, GOOD_DAY, households=HOUSEHOLDS, seed=11)
+    bad_account = _corrupt_one_lot_line(landing, GOOD_DAY)
+    first, _ = run_day(home, GOOD_DAY)
+    orders = Path(home.outputs) / "orders" / GOOD_DAY.isoformat()
+    first_digest = _digest_folder(orders)
+    rerun, _ = run_day(home, GOOD_DAY)
+
+    write_synthetic_firm(landing, BAD_PRICES_DAY, households=HOUSEHOLDS, seed=11)
+    zeroed = _zero_a_held_price(landing, BAD_PRICES_DAY)
+    blocked, _ = run_day(home, BAD_PRICES_DAY)
+    yield {
+        "home": home, "landing": landing, "first": first, "rerun": rerun, "first_digest": first_digest,
+        "bad_account": bad_account, "blocked": blocked, "zeroed": zeroed,
+    }
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def _landing(pipeline, entity: str, as_of=GOOD_DAY) -> pd.DataFrame:
+    return pd.read_csv(pipeline["landing"] / as_of.isoformat() / f"{entity}_{as_of:%Y%m%d}.csv", dtype={"account_id": str})
+
+
+def _orders(pipeline, kind: str) -> pd.DataFrame:
+    folder = Path(pipeline["home"].outputs) / "orders" / GOOD_DAY.isoformat()
+    files = sorted(folder.glob(f"*_{kind}_*.csv"))
+    assert files, f"no {kind} files in {folder}"
+    return pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
+
+
+def test_the_daily_run_succeeds_and_writes_orders_and_reports(pipeline):
+    assert pipeline["first"].success
+    reports = Path(pipeline["home"].outputs) / "reports" / GOOD_DAY.isoformat()
+    assert (reports / f"firm_summary_{GOOD_DAY:%Y%m%d}.json").exists()
+    by_account = pd.read_csv(reports / f"taxes_saved_by_account_{GOOD_DAY:%Y%m%d}.csv")
+    assert len(by_account) > 0 and by_account["taxes_saved_or_deferred"].notna().all()
+    assert len(_orders(pipeline, "orders")) > 0
+
+
+def test_every_sell_order_traces_to_an_existing_lot_with_enough_shares(pipeline):
+    lots = _landing(pipeline, "open_lots")
+    lots["quantity"] = pd.to_numeric(lots["quantity"], errors="coerce")  # the corrupted line reads as NaN
+    instructions = _orders(pipeline, "lot_instructions")
+    sells = instructions[instructions["action"] == "SELL_VERSUS_PURCHASE"]
+    relieved = instructions.groupby(["account_id", "lot_id", "symbol"], as_index=False)["quantity"].sum()
+    joined = relieved.merge(lots, on=["account_id", "lot_id"], how="left", suffixes=("_sold", "_held"))
+    assert joined["quantity_held"].notna().all(), "a lot instruction names a lot the custodian does not hold"
+    assert (joined["symbol"] == joined["security_id"]).all()
+    assert (joined["quantity_sold"] <= joined["quantity_held"] + 1e-9).all()
+    orders = _orders(pipeline, "orders")
+    sell_orders = orders[orders["side"] == "SELL"].groupby(["account_id", "symbol"])["quantity"].sum()
+    per_lot = sells.groupby(["account_id", "symbol"])["quantity"].sum()
+    pd.testing.assert_series_equal(sell_orders.sort_index(), per_lot.sort_index(), check_names=False, atol=1e-6)
+
+
+def test_no_household_buys_inside_its_wash_sale_window(pipeline):
+    accounts = _landing(pipeline, "accounts")[["account_id", "household_id"]]
+    groups = _landing(pipeline, "security_master").set_index("ticker")["identical_group"]
+    group_of_id = _landing(pipeline, "security_master").set_index("security_id")["identical_group"]
+    tx = _landing(pipeline, "transactions").merge(accounts, on="account_id")
+    tx["trade_date"] = pd.to_datetime(tx["trade_date"])
+    recent_loss = tx[(tx["transaction_type"] == "sell") & (tx["realized_gain"] < 0)
+                     & (tx["trade_date"] >= pd.Timestamp(GOOD_DAY - dt.timedelta(days=30)))]
+    blocked = set(zip(recent_loss["household_id"], recent_loss["security_id"].map(group_of_id)))
+    assert blocked, "the generated firm should have recent loss sales"
+    orders = _orders(pipeline, "orders").merge(accounts, on="account_id")
+    buys = orders[orders["side"] == "BUY"]
+    bought = set(zip(buys["household_id"], buys["symbol"].map(groups)))
+    assert not (bought & blocked), f"buys inside a wash-sale window: {sorted(bought & blocked)[:5]}"
+    # and no same-day wash sale: a loss harvested today is not bought back in the household today
+    lots = _orders(pipeline, "lot_instructions").merge(accounts, on="account_id")
+    harvested = lots[lots["realized_gain"] < 0]
+    harvested_groups = set(zip(harvested["household_id"], harvested["symbol"].map(groups)))
+    assert not (bought & harvested_groups)
+
+
+def test_no_account_cash_goes_negative(pipeline):
+    positions = _landing(pipeline, "positions")
+    cash = positions[positions["security_id"] == "CASH"].set_index("account_id")["quantity"]
+    prices = _landing(pipeline, "prices").set_index("security_id")["close"]
+    tickers = _landing(pipeline, "security_master").set_index("ticker")["security_id"]
+    orders = _orders(pipeline, "orders")
+    value = orders["quantity"] * orders["symbol"].map(tickers).map(prices)
+    flow = (value.where(orders["side"] == "SELL", -value)).groupby(orders["account_id"]).sum()
+    requests = _landing(pipeline, "requests")
+    withdrawals = requests[requests["request_type"] == "cash_withdrawal"].groupby("account_id")["amount"].sum()
+    after = cash.add(flow, fill_value=0.0).sub(withdrawals, fill_value=0.0)
+    assert (after >= -0.01).all(), after[after < -0.01]
+
+
+def test_a_bad_lot_line_holds_out_only_its_household(pipeline):
+    home = pipeline["home"]
+    accounts = _landing(pipeline, "accounts")
+    household = accounts.loc[accounts["account_id"] == pipeline["bad_account"], "household_id"].iloc[0]
+    with duckdb.connect(str(home.duckdb_path), read_only=True) as con:
+        quarantined = con.execute(
+            "select source_file, source_line, field from raw.quarantine where as_of_date = ?", [GOOD_DAY]
+        ).fetchall()
+        outcomes = con.execute(
+            "select household_id, status, message from optimizer.household_outcomes where as_of_date = ?", [GOOD_DAY]
+        ).df()
+    assert quarantined == [(f"open_lots_{GOOD_DAY:%Y%m%d}.csv", 6, "quantity")]
+    held = outcomes[outcomes["household_id"] == household].iloc[0]
+    assert held["status"] == "held_out" and "quarantined" in held["message"]
+    others = outcomes[outcomes["household_id"] != household]
+    assert (others["status"] == "optimal").all() and len(others) == HOUSEHOLDS - 1
+    ordered_accounts = set(_orders(pipeline, "orders")["account_id"])
+    assert not ordered_accounts & set(accounts.loc[accounts["household_id"] == household, "account_id"])
+
+
+def test_a_rerun_of_the_day_rewrites_byte_identical_order_files(pipeline):
+    assert pipeline["rerun"].success
+    orders = Path(pipeline["home"].outputs) / "orders" / GOOD_DAY.isoformat()
+    assert _digest_folder(orders) == pipeline["first_digest"]
+
+
+def test_a_zero_price_blocks_the_optimizer_and_no_order_file_is_written(pipeline):
+    blocked = pipeline["blocked"]
+    failed_checks = [
+        e.event_specific_data for e in blocked.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
+    ]
+    assert [c.check_name for c in failed_checks] == ["prices_fresh_and_positive"]
+    assert "expect_column_values_to_be_between" in failed_checks[0].description
+    materialized = {e.asset_key.to_user_string() for e in blocked.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
+    assert "household_trades" not in materialized and "order_files" not in materialized
+    assert not (Path(pipeline["home"].outputs) / "orders" / BAD_PRICES_DAY.isoformat()).exists()
