@@ -1,0 +1,130 @@
+"""Each GX suite passes on good data and fails, naming the expectation, on a crafted bad frame."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from expectations.suites import (
+    check_accounts,
+    check_lots,
+    check_security_prices,
+    check_targets,
+    check_trades,
+    trade_safety_frame,
+)
+
+AS_OF = dt.date(2026, 11, 20)
+
+
+def _failed(outcome) -> set[tuple[str, str | None]]:
+    return {(f.expectation, f.column) for f in outcome.failed}
+
+
+@pytest.fixture
+def lots():
+    return pd.DataFrame({
+        "lot_id": ["L1", "L2", "L3"], "account_id": ["A1", "A1", "A2"], "household_id": ["H1", "H1", "H1"],
+        "security_id": ["AAA", "BBB", "AAA"], "quantity": [10.0, 5.0, 3.0], "cost_basis": [1000.0, 400.0, 330.0],
+        "acquired_date": pd.to_datetime(["2024-01-02", "2026-11-01", "2025-06-30"]),
+    })
+
+
+@pytest.fixture
+def securities():
+    return pd.DataFrame({
+        "security_id": ["AAA", "BBB", "CCC", "CASH"], "price": [100.0, 80.0, 50.0, 1.0],
+        "price_date": pd.to_datetime([AS_OF] * 4), "identical_group": ["AAA", "BBB", "CCC", "CASH"],
+    })
+
+
+@pytest.fixture
+def targets():
+    return pd.DataFrame({"household_id": ["H1"] * 3, "security_id": ["AAA", "CCC", "CASH"], "target_weight": [0.6, 0.39, 0.01]})
+
+
+def test_good_data_passes_every_suite(lots, securities, targets):
+    accounts = pd.DataFrame({"account_id": ["A1", "A2"], "household_id": ["H1", "H1"]})
+    for outcome in (
+        check_lots(lots, AS_OF),
+        check_security_prices(securities, lots, targets, AS_OF),
+        check_accounts(accounts),
+        check_targets(targets, accounts),
+    ):
+        assert outcome.success, outcome.summary()
+
+
+def test_a_lot_with_zero_shares_or_a_future_date_fails_the_lot_suite(lots):
+    lots.loc[0, "quantity"] = 0.0
+    lots.loc[1, "acquired_date"] = pd.Timestamp("2026-12-01")
+    outcome = check_lots(lots, AS_OF)
+    assert not outcome.success
+    assert _failed(outcome) == {
+        ("expect_column_values_to_be_between", "quantity"),
+        ("expect_column_values_to_be_between", "days_since_acquired"),
+    }
+    assert all(f.unexpected_count == 1 for f in outcome.failed)
+
+
+def test_a_stale_or_missing_price_fails_the_price_gate(lots, securities, targets):
+    securities.loc[securities["security_id"] == "AAA", "price_date"] = pd.Timestamp("2026-11-19")
+    securities = securities[securities["security_id"] != "CCC"]  # a target security with no price at all
+    outcome = check_security_prices(securities, lots, targets, AS_OF)
+    assert ("expect_column_values_to_not_be_null", "price") in _failed(outcome)
+    assert ("expect_column_values_to_be_between", "price_age_days") in _failed(outcome)
+
+
+def test_target_weights_that_do_not_sum_to_one_fail(targets):
+    targets.loc[0, "target_weight"] = 0.5
+    accounts = pd.DataFrame({"account_id": ["A1", "A3"], "household_id": ["H1", "H2"]})
+    outcome = check_targets(targets, accounts)
+    assert ("expect_column_values_to_be_between", "weight_sum") in _failed(outcome)
+    assert ("expect_column_values_to_not_be_null", "weight_sum") in _failed(outcome)  # H2 has no target
+
+
+def test_an_account_in_two_households_fails():
+    outcome = check_accounts(pd.DataFrame({"account_id": ["A1", "A1"], "household_id": ["H1", "H2"]}))
+    assert _failed(outcome) == {("expect_column_values_to_be_unique", "account_id")}
+
+
+def _trades(rows):
+    columns = ["household_id", "account_id", "security_id", "side", "quantity", "price", "trade_value", "lot_id",
+               "realized_gain"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def test_unsafe_trades_fail_the_trade_gate(lots, securities):
+    cash = pd.DataFrame({"account_id": ["A1", "A2"], "household_id": ["H1", "H1"], "cash": [100.0, 0.0]})
+    restrictions = pd.DataFrame({"account_id": ["A2"], "security_id": ["CCC"], "reason": ["never_buy_security"]})
+    windows = pd.DataFrame({"household_id": ["H1"], "identical_group": ["BBB"], "window_type": ["no_buy"]})
+    requests = pd.DataFrame({"account_id": [], "request_type": [], "amount": []})
+    trades = _trades([
+        ("H1", "A1", "AAA", "sell", 12.0, 100.0, 1200.0, "L1", -50.0),  # more than lot L1 holds
+        ("H1", "A2", "CCC", "buy", 10.0, 50.0, 500.0, None, None),      # restricted, and no cash in A2
+        ("H1", "A1", "BBB", "buy", 1.0, 80.0, 80.0, None, None),        # inside a no_buy window
+        ("H1", "A1", "AAA", "buy", 1.0, 100.0, 100.0, None, None),      # same-day wash sale with the L1 loss
+    ])
+    frames = trade_safety_frame(trades, lots, cash, restrictions, windows, requests, securities)
+    outcomes = {o.suite: o for o in check_trades(frames, max_turnover=2.0, household_value=10_000.0)}
+    assert not outcomes["trades_relieve_existing_lots"].success
+    assert _failed(outcomes["trades_respect_restrictions_and_wash_windows"]) == {
+        ("expect_column_values_to_be_in_set", "restricted"),
+        ("expect_column_values_to_be_in_set", "in_wash_window"),
+        ("expect_column_values_to_be_in_set", "bought_after_loss_sale_today"),
+    }
+    assert not outcomes["trades_keep_cash_non_negative"].success
+    assert outcomes["trades"].success
+
+
+def test_safe_trades_pass_the_trade_gate(lots, securities):
+    cash = pd.DataFrame({"account_id": ["A1", "A2"], "household_id": ["H1", "H1"], "cash": [100.0, 0.0]})
+    empty = pd.DataFrame({"account_id": [], "security_id": [], "household_id": [], "identical_group": [],
+                          "window_type": [], "request_type": [], "amount": []})
+    trades = _trades([
+        ("H1", "A1", "AAA", "sell", 10.0, 100.0, 1000.0, "L1", 0.0),
+        ("H1", "A1", "CCC", "buy", 20.0, 50.0, 1000.0, None, None),
+    ])
+    frames = trade_safety_frame(trades, lots, cash, empty, empty, empty, securities)
+    assert all(o.success for o in check_trades(frames, max_turnover=2.0, household_value=10_000.0))
