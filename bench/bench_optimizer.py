@@ -1,0 +1,152 @@
+"""Benchmark: one realistic household through the Pyomo path vs raw highspy (the floor).
+
+    .venv/bin/python bench/bench_optimizer.py                      # 3 accounts, 500 names, 2,500 lots
+    .venv/bin/python bench/bench_optimizer.py --lots 1500 --accounts 2
+    .venv/bin/python bench/bench_optimizer.py --households 200 --workers 2   # + end-to-end run
+    .venv/bin/python bench/bench_optimizer.py --appsi              # + Pyomo's appsi HiGHS interface
+
+Pyomo path = standard form (numpy) + Pyomo model build + Pyomo -> HiGHS translation + solve.
+Raw floor  = the same standard-form arrays handed to highspy directly + the same solve.
+"Solve" is the LP branch-and-bound on HiGHS LPs the optimizer uses (the model has one binary per
+identical group with both loss lots and buys: the same-day wash-sale switch); HiGHS's own MIP
+solver on the same arrays is shown for reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from optimization import (  # noqa: E402
+    OptimizerSettings,
+    build_household_model,
+    compile_linear_model,
+    household_problems_from_marts,
+    household_standard_form,
+    optimize_households,
+    solve_household_model,
+)
+from optimization.solve import branch_and_bound, highs_from_arrays  # noqa: E402
+from optimization.testing import synthetic_frames  # noqa: E402
+
+AS_OF = dt.date(2026, 3, 2)
+
+
+def timed(fn, repeats):
+    times, result = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), result
+
+
+def raw_solve(form, settings, mip_solver):
+    h = highs_from_arrays(
+        form.col_cost, form.col_lower, form.col_upper, form.col_binary & (mip_solver == "highs"),
+        form.row_lower, form.row_upper, form.a_row_start, form.a_col, form.a_val, settings,
+    )
+    if mip_solver == "highs":
+        h.run()
+        return h.getInfo().objective_function_value
+    h.setOptionValue("presolve", "off")
+    return branch_and_bound(h, form.col_binary, settings, time.perf_counter() + settings.time_limit_seconds).objective
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--securities", type=int, default=500)
+    parser.add_argument("--lots", type=int, default=2500)
+    parser.add_argument("--accounts", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--appsi", action="store_true", help="also time Pyomo's appsi HiGHS interface")
+    parser.add_argument("--households", type=int, default=0, help="also run optimize_households on N households")
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+
+    settings = OptimizerSettings()
+    frames = synthetic_frames(
+        1, n_securities=args.securities, n_lots=args.lots, n_accounts=args.accounts, as_of=AS_OF
+    )
+    t_marts, problems = timed(lambda: household_problems_from_marts(frames, AS_OF, settings), args.repeats)
+    problem = problems[0]
+    t_form, form = timed(lambda: household_standard_form(problem, settings), args.repeats)
+    t_build, model = timed(lambda: build_household_model(problem, settings, form), args.repeats)
+    t_compile, _ = timed(lambda: compile_linear_model(model), args.repeats)
+
+    def pyomo_solve():
+        m = build_household_model(problem, settings, form)
+        t0 = time.perf_counter()
+        result = solve_household_model(m, settings)
+        return time.perf_counter() - t0, result
+
+    solves = [pyomo_solve() for _ in range(args.repeats)]
+    t_solve = statistics.median(s for s, _ in solves)
+    result = solves[0][1]
+    t_raw_bb, raw_obj = timed(lambda: raw_solve(form, settings, "branch_and_bound"), args.repeats)
+    t_raw_highs, highs_obj = timed(lambda: raw_solve(form, settings, "highs"), max(1, args.repeats // 2))
+
+    lots, buys = len(problem.lots), len(form.col_blocks["buy"].labels)
+    print(
+        f"household: {len(problem.accounts)} accounts, {len(problem.security_ids)} securities, {lots} lots, "
+        f"{buys} buy columns; model {form.num_col} columns ({int(form.col_binary.sum())} binary), "
+        f"{form.num_row} rows, {len(form.a_val)} nonzeros"
+    )
+    print(f"objective: pyomo path {result.objective:.2f} ({result.nodes} nodes), raw {raw_obj:.2f}, "
+          f"HiGHS MIP {highs_obj:.2f}; median of {args.repeats} runs\n")
+    pyomo_total = t_form + t_build + t_solve
+    raw_total = t_form + t_raw_bb
+    table = [
+        ("marts -> HouseholdProblem", t_marts, ""),
+        ("standard form (numpy)", t_form, "both paths"),
+        ("Pyomo model build", t_build, "Pyomo path"),
+        ("Pyomo -> HiGHS translation", t_compile, "inside the solve below"),
+        ("solve via Pyomo (translate + B&B + load)", t_solve, "Pyomo path"),
+        ("raw highspy: passModel + B&B", t_raw_bb, "floor"),
+        ("raw highspy: passModel + HiGHS MIP", t_raw_highs, "reference"),
+    ]
+    if args.appsi:
+        def appsi():
+            m = build_household_model(problem, settings, form)
+            return solve_household_model(m, OptimizerSettings(solver_interface="appsi", mip_solver="highs"))
+
+        t_appsi, appsi_result = timed(appsi, 1)
+        table.append(("Pyomo appsi HiGHS (build + MIP)", t_appsi, f"reference, obj {appsi_result.objective:.2f}"))
+    width = max(len(name) for name, _, _ in table)
+    print(f"{'stage':<{width}}  seconds  note")
+    for name, seconds, note in table:
+        print(f"{name:<{width}}  {seconds:7.3f}  {note}")
+    print(f"\nPyomo path total (form + build + solve): {pyomo_total:.3f} s")
+    print(f"raw highspy floor (form + pass + solve): {raw_total:.3f} s")
+    print(f"ratio Pyomo / raw: {pyomo_total / raw_total:.2f}x")
+
+    if args.households:
+        many = synthetic_frames(
+            args.households, n_securities=args.securities, n_lots=args.lots, n_accounts=args.accounts, as_of=AS_OF
+        )
+        run_settings = OptimizerSettings(workers=args.workers)
+        t0 = time.perf_counter()
+        problems = household_problems_from_marts(many, AS_OF, run_settings)
+        t1 = time.perf_counter()
+        trades, outcomes = optimize_households(problems, run_settings)
+        t2 = time.perf_counter()
+        print(
+            f"\n{args.households} households, {args.workers} worker(s): marts -> problems {t1 - t0:.2f} s, "
+            f"optimize_households {t2 - t1:.2f} s ({(t2 - t1) / args.households:.3f} s/household), "
+            f"{len(trades)} trades, status {outcomes.status.value_counts().to_dict()}, "
+            f"solve p50/p95/max {np.percentile(outcomes.solve_seconds, 50):.3f}/"
+            f"{np.percentile(outcomes.solve_seconds, 95):.3f}/{outcomes.solve_seconds.max():.3f} s"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,619 @@
+"""The household rebalance model: HouseholdProblem -> (standard form) -> Pyomo ConcreteModel.
+
+The formulation is written once, vectorised with numpy, as a `StandardForm` (columns and rows
+grouped in blocks named after the business rules). `build_household_model` turns it into a Pyomo
+model whose Sets, Vars, mutable Params, Constraints and named objective Expressions carry those
+names (`cash_never_negative`, `same_day_wash_sale_buy`, ...). Constraint bodies are created as
+`LinearExpression`s straight from the sparse rows, which is what keeps the Pyomo build close to
+the cost of the solve itself (see README "Speed"). The formulation is documented in README.md.
+
+Units: sell / gift / buy variables are shares; every other variable and every row is in dollars
+(deviation variables are dollars away from target; weight deviation = dollars / V_after).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.common.gc_manager import PauseGC
+from pyomo.core.expr.numeric_expr import LinearExpression
+
+from optimization.data import CASH, CASH_BUCKET, HouseholdProblem, sum_by
+from optimization.settings import OptimizerSettings
+
+INF = float("inf")
+WHOLE_LOT_TOL = 1e-9
+
+
+class InfeasibleRequest(ValueError):
+    """The requests cannot be met whatever the trades (reported as status 'infeasible')."""
+
+
+# ---------------------------------------------------------------------------------------------
+# derived per-lot / per-buy facts shared by the model, the rounding step and the trade writer
+
+
+@dataclass(frozen=True, eq=False)
+class HouseholdFacts:
+    """Numbers derived from a HouseholdProblem that the model and the trade writer share."""
+
+    lot_price: np.ndarray  # price of each lot's security
+    gain_per_share: np.ndarray  # price - cost_per_share
+    tax_rate: np.ndarray  # st/lt rate of the lot, 0 in non-taxable accounts
+    tax_per_share: np.ndarray  # estimated tax per share sold (negative for losses)
+    near_long_term_gain: np.ndarray  # gain per share of ST gain lots close to long-term, else 0
+    sell_upper: np.ndarray  # qty, 0 for lots under no_loss_sale_inside_wash_window
+    wash_blocked: np.ndarray  # bool: no_loss_sale_inside_wash_window applies
+    gift_eligible: np.ndarray  # bool: LT appreciated lot in a taxable account with a gift request
+    gift_target: np.ndarray  # per account: the gift amount the model must give
+    buy_account: np.ndarray  # per buy column
+    buy_security: np.ndarray
+    buy_upper: np.ndarray  # shares: bound implied by cash_never_negative and buy_only_up_to_target
+    buy_shortfall: np.ndarray  # per security: max(0, t V_after - value held), dollars
+    withdrawal: np.ndarray  # per account
+    cash: np.ndarray  # per account
+    value_before: float  # V
+    value_after: float  # V - withdrawals - gifts: the base of every target weight
+    notes: tuple[str, ...] = ()
+
+
+def household_facts(problem: HouseholdProblem, settings: OptimizerSettings) -> HouseholdFacts:
+    lots = problem.lots
+    accounts = problem.accounts
+    price = problem.price
+    lot_price = price[lots.security]
+    gain = lot_price - lots.cost_per_share
+    taxable = np.array([a.taxable for a in accounts], dtype=bool)[lots.account] if len(lots) else np.zeros(0, bool)
+    rate = np.where(lots.is_long_term, problem.lt_rate, problem.st_rate) * taxable
+    near = (~lots.is_long_term) & (lots.days_to_long_term <= settings.near_long_term_days) & (gain > 0) & taxable
+    wash_blocked = lots.no_loss_sale & (gain < 0)
+    sell_upper = np.where(wash_blocked, 0.0, lots.quantity)
+
+    notes = list(problem.notes)
+    gift_amount = np.array([a.gift_amount for a in accounts], dtype=float)
+    gift_eligible = (gift_amount[lots.account] > 0) & taxable & lots.is_long_term & (gain > 0)
+    eligible_value = sum_by(
+        lots.account, weights=np.where(gift_eligible, lots.quantity * lot_price, 0.0), minlength=len(accounts)
+    )
+    gift_target = np.minimum(gift_amount, eligible_value)
+    for a, account in enumerate(accounts):
+        if gift_amount[a] > 0 and eligible_value[a] < gift_amount[a] - 1e-6:
+            notes.append(
+                f"gift from {account.account_id}: requested {gift_amount[a]:.2f}, only "
+                f"{eligible_value[a]:.2f} in long-term appreciated lots; giving that"
+            )
+
+    cash = np.array([a.cash for a in accounts], dtype=float)
+    withdrawal = np.array([a.withdrawal for a in accounts], dtype=float)
+    value_before = problem.market_value
+    value_after = value_before - float(withdrawal.sum()) - float(gift_target.sum())
+    if not value_after > 0:
+        raise InfeasibleRequest(f"household value after requests is not positive ({value_after:.2f})")
+
+    # Buy columns: target securities (weight > 0) not restricted in the account and not in an
+    # identical group with an active no_buy window (wash_sale_block, household-wide).
+    n_sec = len(problem.security_ids)
+    sellable = sum_by(lots.account, weights=lots.quantity * lot_price, minlength=len(accounts))
+    budget = np.maximum(cash, 0.0) + sellable - withdrawal  # most an account can ever spend
+    # buy_only_up_to_target: purchases of s <= shortfall to target + value of s given today.
+    shortfall = np.maximum(0.0, problem.target_weight * value_after - problem.holding_values)
+    relievable = sum_by(
+        lots.security, weights=np.where(gift_eligible, lots.quantity * lot_price, 0.0), minlength=n_sec
+    )
+    buyable = [
+        s
+        for s, sid in enumerate(problem.security_ids)
+        if problem.target_weight[s] > 0 and problem.identical_group[s] not in problem.no_buy_groups
+        and shortfall[s] + relievable[s] > 0
+    ]
+    buy_account, buy_security, buy_upper = [], [], []
+    for a, account in enumerate(accounts):
+        if budget[a] <= 0:
+            continue
+        for s in buyable:
+            if problem.security_ids[s] in account.restricted:
+                continue
+            buy_account.append(a)
+            buy_security.append(s)
+            buy_upper.append(min(budget[a], shortfall[s] + relievable[s]) / price[s])
+    return HouseholdFacts(
+        lot_price=lot_price,
+        gain_per_share=gain,
+        tax_rate=rate,
+        tax_per_share=gain * rate,
+        near_long_term_gain=np.where(near, gain, 0.0),
+        sell_upper=sell_upper,
+        wash_blocked=wash_blocked,
+        gift_eligible=gift_eligible,
+        gift_target=gift_target,
+        buy_account=np.array(buy_account, dtype=np.int64),
+        buy_security=np.array(buy_security, dtype=np.int64),
+        buy_upper=np.array(buy_upper, dtype=float),
+        buy_shortfall=shortfall,
+        withdrawal=withdrawal,
+        cash=cash,
+        value_before=value_before,
+        value_after=value_after,
+        notes=tuple(notes),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# standard form
+
+
+@dataclass(eq=False)
+class _Block:
+    name: str
+    start: int
+    labels: list
+
+
+@dataclass(eq=False)
+class StandardForm:
+    """min c'x  s.t.  row_lower <= A x <= row_upper, col_lower <= x <= col_upper, some x binary.
+
+    Columns and rows come in named blocks (business rules); `labels` give each entry's index in
+    the Pyomo model. A is kept as row-wise coordinates (row, col, value), sorted by row.
+    """
+
+    col_blocks: dict[str, _Block] = field(default_factory=dict)
+    row_blocks: dict[str, _Block] = field(default_factory=dict)
+    col_lower: list = field(default_factory=list)
+    col_upper: list = field(default_factory=list)
+    col_cost: list = field(default_factory=list)
+    col_binary: list = field(default_factory=list)
+    row_lower: list = field(default_factory=list)
+    row_upper: list = field(default_factory=list)
+    _rows: list = field(default_factory=list)
+    _cols: list = field(default_factory=list)
+    _vals: list = field(default_factory=list)
+    num_col: int = 0
+    num_row: int = 0
+    objective_terms: dict = field(default_factory=dict)  # name -> (cols, coefs), see build_household_model
+    tier_columns: dict = field(default_factory=dict)  # "security"/"sector" -> per tier, deviation columns
+    facts: HouseholdFacts | None = None
+
+    def add_cols(self, name, labels, lower, upper, cost, binary=False) -> np.ndarray:
+        n = len(labels)
+        self.col_blocks[name] = _Block(name, self.num_col, list(labels))
+        self.col_lower.append(np.broadcast_to(np.asarray(lower, float), (n,)))
+        self.col_upper.append(np.broadcast_to(np.asarray(upper, float), (n,)))
+        self.col_cost.append(np.broadcast_to(np.asarray(cost, float), (n,)))
+        self.col_binary.append(np.full(n, binary, dtype=bool))
+        idx = np.arange(self.num_col, self.num_col + n)
+        self.num_col += n
+        return idx
+
+    def add_rows(self, name, labels, lower, upper) -> np.ndarray:
+        n = len(labels)
+        self.row_blocks[name] = _Block(name, self.num_row, list(labels))
+        self.row_lower.append(np.broadcast_to(np.asarray(lower, float), (n,)))
+        self.row_upper.append(np.broadcast_to(np.asarray(upper, float), (n,)))
+        idx = np.arange(self.num_row, self.num_row + n)
+        self.num_row += n
+        return idx
+
+    def add_coefs(self, rows, cols, vals) -> None:
+        rows = np.asarray(rows, dtype=np.int64)
+        cols = np.asarray(cols, dtype=np.int64)
+        self._rows.append(rows)
+        self._cols.append(np.broadcast_to(cols, rows.shape))
+        self._vals.append(np.broadcast_to(np.asarray(vals, float), rows.shape))
+
+    def finish(self) -> "StandardForm":
+        cat = lambda parts, dtype=float: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)  # noqa: E731
+        self.col_lower, self.col_upper = cat(self.col_lower), cat(self.col_upper)
+        self.col_cost, self.col_binary = cat(self.col_cost), cat(self.col_binary, bool)
+        self.row_lower, self.row_upper = cat(self.row_lower), cat(self.row_upper)
+        rows, cols, vals = cat(self._rows, np.int64), cat(self._cols, np.int64), cat(self._vals)
+        keep = vals != 0
+        rows, cols, vals = rows[keep], cols[keep], vals[keep]
+        order = np.lexsort((cols, rows))
+        self.a_row, self.a_col, self.a_val = rows[order], cols[order], vals[order]
+        self.a_row_start = np.searchsorted(self.a_row, np.arange(self.num_row + 1))
+        self._rows = self._cols = self._vals = []
+        return self
+
+    def cols(self, name) -> np.ndarray:
+        b = self.col_blocks[name]
+        return np.arange(b.start, b.start + len(b.labels))
+
+    def row(self, i) -> tuple[np.ndarray, np.ndarray]:
+        s, e = self.a_row_start[i], self.a_row_start[i + 1]
+        return self.a_col[s:e], self.a_val[s:e]
+
+
+def _tier_widths(tiers, value_after) -> np.ndarray:
+    thresholds = [t for t, _ in tiers] + [INF]
+    return np.array([(thresholds[k + 1] - thresholds[k]) * value_after for k in range(len(tiers))])
+
+
+def household_standard_form(problem: HouseholdProblem, settings: OptimizerSettings) -> StandardForm:
+    """The whole formulation, vectorised (README "Formulation")."""
+    f = household_facts(problem, settings)
+    lots = problem.lots
+    n_lots, n_acc, n_sec = len(lots), len(problem.accounts), len(problem.security_ids)
+    price = problem.price
+    V = f.value_after
+    tc = settings.trading_cost_rate
+    sf = StandardForm(facts=f)
+    tiers, sector_tiers = settings.security_tiers, settings.sector_tiers
+    K, KS = len(tiers), len(sector_tiers)
+    widths, slopes = _tier_widths(tiers, V), np.array([p for _, p in tiers])
+
+    # which identical groups need a same_day_wash_sale switch: loss lots that may be sold + buys
+    lot_group = np.array([problem.identical_group[s] for s in lots.security], dtype=object)
+    buy_group = np.array([problem.identical_group[s] for s in f.buy_security], dtype=object)
+    loss_lot = (f.gain_per_share < 0) & (f.sell_upper > 0)
+    switch_groups = sorted(set(lot_group[loss_lot]) & set(buy_group))
+    switch_index = {g: i for i, g in enumerate(switch_groups)}
+    # securities of those groups get the disjunctive (hull) deviation rows
+    switched = np.array([g in switch_index for g in problem.identical_group], dtype=bool)
+    sw_secs = np.flatnonzero(switched)
+
+    # --- columns -------------------------------------------------------------------------------
+    sell = sf.add_cols(
+        "sell", lots.lot_id, 0.0, lots.quantity,
+        f.tax_per_share + settings.near_long_term_penalty * f.near_long_term_gain + tc * f.lot_price,
+    )
+    gift_lots = np.flatnonzero(f.gift_eligible)
+    gift = sf.add_cols(
+        "gift", [lots.lot_id[i] for i in gift_lots], 0.0, lots.quantity[gift_lots],
+        -settings.gift_preference * f.gain_per_share[gift_lots] * problem.lt_rate,
+    )
+    buy_labels = [(problem.accounts[a].account_id, problem.security_ids[s]) for a, s in zip(f.buy_account, f.buy_security)]
+    buy_price = price[f.buy_security]
+    buy = sf.add_cols("buy", buy_labels, 0.0, f.buy_upper, tc * buy_price)
+
+    holdings = list(problem.security_ids) + [CASH]
+    n_hold = len(holdings)
+    hk = [(h, k) for h in holdings for k in range(K)]
+    over = sf.add_cols("security_over", hk, 0.0, np.tile(widths, n_hold), np.tile(slopes, n_hold)).reshape(n_hold, K)
+    under = sf.add_cols("security_under", hk, 0.0, np.tile(widths, n_hold), np.tile(slopes, n_hold)).reshape(n_hold, K)
+
+    hold_bucket = list(problem.bucket) + [CASH_BUCKET]
+    buckets = sorted(set(hold_bucket))
+    bucket_of = np.array([buckets.index(b) for b in hold_bucket], dtype=np.int64)
+    n_buck = len(buckets)
+    bk = [(b, k) for b in buckets for k in range(KS)]
+    s_widths = np.tile(_tier_widths(sector_tiers, V), n_buck)
+    s_slopes = np.tile([p for _, p in sector_tiers], n_buck)
+    s_over = sf.add_cols("sector_over", bk, 0.0, s_widths, s_slopes)
+    s_under = sf.add_cols("sector_under", bk, 0.0, s_widths, s_slopes)
+
+    # deviation of a switched security in the harvest branch (the regular columns hold the buy
+    # branch), and the dollars of its non-loss lots sold or given, split by branch
+    sw_labels = [problem.security_ids[s] for s in sw_secs]
+    swk = [(h, k) for h in sw_labels for k in range(K)]
+    n_sw = len(sw_secs)
+    h_over = sf.add_cols("harvest_over", swk, 0.0, np.tile(widths, n_sw), np.tile(slopes, n_sw)).reshape(n_sw, K)
+    h_under = sf.add_cols("harvest_under", swk, 0.0, np.tile(widths, n_sw), np.tile(slopes, n_sw)).reshape(n_sw, K)
+    relief_lot = (f.gain_per_share >= 0) & switched[lots.security]
+    relief_max = sum_by(
+        lots.security, weights=np.where(relief_lot, lots.quantity * f.lot_price, 0.0), minlength=n_sec
+    )[sw_secs]
+    h_relief = sf.add_cols("harvest_relief", sw_labels, 0.0, relief_max, 0.0)
+    b_relief = sf.add_cols("buy_relief", sw_labels, 0.0, relief_max, 0.0)
+    # dollars given of a switched security in the buying branch (gift-and-rebuy allowance)
+    gift_value_max = sum_by(
+        lots.security[gift_lots], weights=lots.quantity[gift_lots] * f.lot_price[gift_lots], minlength=n_sec
+    )
+    gr_secs = sw_secs[gift_value_max[sw_secs] > 0]
+    g_relief = sf.add_cols(
+        "gift_relief_if_buying", [problem.security_ids[s] for s in gr_secs], 0.0, gift_value_max[gr_secs], 0.0
+    )
+    g_relief_of = np.full(n_sec, -1)
+    g_relief_of[gr_secs] = g_relief
+
+    acc_ids = [a.account_id for a in problem.accounts]
+    cash_after = sf.add_cols("cash_after", acc_ids, -INF, INF, 0.0)
+
+    has_budget = problem.tax_budget_remaining is not None and bool(np.any(f.tax_per_share != 0))
+    overrun = sf.add_cols("tax_overrun", [None] if has_budget else [], 0.0, INF, settings.tax_overrun_penalty)
+    switch = sf.add_cols("wash_sale_switch", switch_groups, 0.0, 1.0, 0.0, binary=True)
+    z_of_sec = np.full(n_sec, -1)
+    z_of_sec[sw_secs] = [switch[switch_index[problem.identical_group[s]]] for s in sw_secs]
+
+    # --- security_weight_deviation[h]: value_h after - t_h V_after = sum_k over - sum_k under ----
+    # CASH: its value after is the sum of cash_after over accounts (cash_balance rows below)
+    held = np.append(problem.holding_values, 0.0)
+    target = np.append(problem.target_weight, problem.cash_target_weight)
+    dev_rhs = target * V - held
+    plain = np.append(~switched, True)  # CASH is never switched
+    plain_idx = np.flatnonzero(plain)
+    dev = np.full(n_hold, -1)
+    dev[plain_idx] = sf.add_rows(
+        "security_weight_deviation", [holdings[h] for h in plain_idx], dev_rhs[plain_idx], dev_rhs[plain_idx]
+    )
+    sf.add_coefs(np.full(n_acc, dev[-1]), cash_after, 1.0)
+    plain_lot = plain[lots.security]
+    sf.add_coefs(dev[lots.security[plain_lot]], sell[plain_lot], -f.lot_price[plain_lot])
+    plain_gift = plain[lots.security[gift_lots]]
+    sf.add_coefs(dev[lots.security[gift_lots][plain_gift]], gift[plain_gift], -f.lot_price[gift_lots][plain_gift])
+    plain_buy = plain[f.buy_security]
+    sf.add_coefs(dev[f.buy_security[plain_buy]], buy[plain_buy], buy_price[plain_buy])
+    sf.add_coefs(np.repeat(dev[plain_idx], K), over[plain_idx].ravel(), -1.0)
+    sf.add_coefs(np.repeat(dev[plain_idx], K), under[plain_idx].ravel(), 1.0)
+
+    # --- same_day_wash_sale, disjunctive form for switched securities (README) -------------------
+    # if buying   (switch 0): buys - buy_relief - over + under = r (1 - switch)
+    # if harvesting (switch 1): -loss sells - harvest_relief - h_over + h_under = r switch
+    # relief split: value of non-loss lots sold or given = harvest_relief + buy_relief
+    r = dev_rhs[sw_secs]
+    row_b = np.full(n_sec, -1)
+    row_h = np.full(n_sec, -1)
+    row_b[sw_secs] = sf.add_rows("security_weight_deviation_if_buying", sw_labels, r, r)
+    row_h[sw_secs] = sf.add_rows("security_weight_deviation_if_harvesting", sw_labels, 0.0, 0.0)
+    sw_buy = ~plain_buy
+    sf.add_coefs(row_b[f.buy_security[sw_buy]], buy[sw_buy], buy_price[sw_buy])
+    sf.add_coefs(row_b[sw_secs], b_relief, -1.0)
+    sf.add_coefs(np.repeat(row_b[sw_secs], K), over[sw_secs].ravel(), -1.0)
+    sf.add_coefs(np.repeat(row_b[sw_secs], K), under[sw_secs].ravel(), 1.0)
+    sf.add_coefs(row_b[sw_secs], z_of_sec[sw_secs], r)
+    sw_loss = np.flatnonzero(switched[lots.security] & (f.gain_per_share < 0))
+    sf.add_coefs(row_h[lots.security[sw_loss]], sell[sw_loss], -f.lot_price[sw_loss])
+    sf.add_coefs(row_h[sw_secs], h_relief, -1.0)
+    sf.add_coefs(np.repeat(row_h[sw_secs], K), h_over.ravel(), -1.0)
+    sf.add_coefs(np.repeat(row_h[sw_secs], K), h_under.ravel(), 1.0)
+    sf.add_coefs(row_h[sw_secs], z_of_sec[sw_secs], -r)
+    split = np.full(n_sec, -1)
+    split[sw_secs] = sf.add_rows("relief_split", sw_labels, 0.0, 0.0)
+    rl = np.flatnonzero(relief_lot)
+    sf.add_coefs(split[lots.security[rl]], sell[rl], f.lot_price[rl])
+    rg = np.flatnonzero(switched[lots.security[gift_lots]])
+    sf.add_coefs(split[lots.security[gift_lots[rg]]], gift[rg], f.lot_price[gift_lots[rg]])
+    sf.add_coefs(split[sw_secs], h_relief, -1.0)
+    sf.add_coefs(split[sw_secs], b_relief, -1.0)
+    hr = sf.add_rows("harvest_relief_only_if_harvesting", sw_labels, -INF, 0.0)
+    sf.add_coefs(hr, h_relief, 1.0)
+    sf.add_coefs(hr, z_of_sec[sw_secs], -relief_max)
+    br = sf.add_rows("buy_relief_only_if_buying", sw_labels, -INF, relief_max)
+    sf.add_coefs(br, b_relief, 1.0)
+    sf.add_coefs(br, z_of_sec[sw_secs], relief_max)
+
+    # --- sector_weight_deviation[b]: the same, summed over the bucket's holdings -----------------
+    sec_rhs = sum_by(bucket_of, weights=dev_rhs, minlength=n_buck)
+    sec = sf.add_rows("sector_weight_deviation", buckets, sec_rhs, sec_rhs)
+    sec_of_lot = sec[bucket_of[lots.security]]
+    sf.add_coefs(np.full(n_acc, sec[bucket_of[-1]]), cash_after, 1.0)
+    sf.add_coefs(sec_of_lot, sell, -f.lot_price)
+    sf.add_coefs(sec_of_lot[gift_lots], gift, -f.lot_price[gift_lots])
+    sf.add_coefs(sec[bucket_of[f.buy_security]], buy, buy_price)
+    sf.add_coefs(np.repeat(sec, KS), s_over, -1.0)
+    sf.add_coefs(np.repeat(sec, KS), s_under, 1.0)
+
+    # --- cash_balance[a]: cash_after = cash + proceeds - purchases - withdrawal -----------------
+    cash_rows = sf.add_rows("cash_balance", acc_ids, f.cash - f.withdrawal, f.cash - f.withdrawal)
+    sf.add_coefs(cash_rows, cash_after, 1.0)
+    sf.add_coefs(cash_rows[lots.account], sell, -f.lot_price)
+    sf.add_coefs(cash_rows[f.buy_account], buy, buy_price)
+    # --- cash_never_negative[a]: withdrawals are met and no account overdraws --------------------
+    nn_rows = sf.add_rows("cash_never_negative", acc_ids, 0.0, INF)
+    sf.add_coefs(nn_rows, cash_after, 1.0)
+
+    # --- charitable_gift_amount[a]: the requested gift value (or all that is eligible) -----------
+    gift_accounts = [a for a in range(n_acc) if f.gift_target[a] > 0]
+    g_rows = sf.add_rows(
+        "charitable_gift_amount", [acc_ids[a] for a in gift_accounts],
+        f.gift_target[gift_accounts], f.gift_target[gift_accounts],
+    )
+    g_row_of_account = np.full(n_acc, -1)
+    g_row_of_account[gift_accounts] = g_rows
+    sf.add_coefs(g_row_of_account[lots.account[gift_lots]], gift, f.lot_price[gift_lots])
+
+    # --- sell_and_gift_within_lot[l]: a lot is sold or given once ---------------------------------
+    w_rows = sf.add_rows("sell_and_gift_within_lot", [lots.lot_id[i] for i in gift_lots], -INF, lots.quantity[gift_lots])
+    sf.add_coefs(w_rows, sell[gift_lots], 1.0)
+    sf.add_coefs(w_rows, gift, 1.0)
+
+    # --- tax_budget: net estimated tax of the day <= remaining budget + overrun (soft cap) --------
+    taxed = np.flatnonzero(f.tax_per_share != 0)
+    if has_budget:
+        t_row = sf.add_rows("tax_budget", [None], -INF, problem.tax_budget_remaining)
+        sf.add_coefs(np.full(len(taxed), t_row[0]), sell[taxed], f.tax_per_share[taxed])
+        sf.add_coefs(t_row, overrun, -1.0)
+
+    # --- no_loss_sale_inside_wash_window[l]: a recent buy of the group blocks loss sales ----------
+    blocked = np.flatnonzero(f.wash_blocked)
+    b_rows = sf.add_rows("no_loss_sale_inside_wash_window", [lots.lot_id[i] for i in blocked], -INF, 0.0)
+    sf.add_coefs(b_rows, sell[blocked], 1.0)
+
+    # --- buy_only_up_to_target[s]: buy s up to its target value, plus what is given of s today
+    # (gift-and-rebuy resets the basis); never above target, no same-day round trips -------------
+    bought = np.array(sorted(set(f.buy_security.tolist())), dtype=np.int64)
+    bt_rows = sf.add_rows("buy_only_up_to_target", [problem.security_ids[s] for s in bought], -INF, f.buy_shortfall[bought])
+    bt_row_of = np.full(n_sec, -1)
+    bt_row_of[bought] = bt_rows
+    sf.add_coefs(bt_row_of[f.buy_security], buy, buy_price)
+    gift_in = np.flatnonzero(bt_row_of[lots.security[gift_lots]] >= 0)
+    sf.add_coefs(bt_row_of[lots.security[gift_lots[gift_in]]], gift[gift_in], -f.lot_price[gift_lots[gift_in]])
+
+    # --- same_day_wash_sale: loss sells of group g only if switch_g = 1, buys only if 0 ----------
+    # loss side: sell_l <= quantity_l * switch_g. Buy side, per switched security: buys <=
+    # shortfall (1 - switch) + gift_relief_if_buying, i.e. buy_only_up_to_target restricted to the
+    # buying branch: valid at switch 0 (no loss lot sold) and 0 at switch 1, and far tighter than a
+    # big-M on the cash budget (README "same-day wash sale").
+    sw_lots = np.flatnonzero(loss_lot & switched[lots.security])
+    l_rows = sf.add_rows("same_day_wash_sale_loss_sale", [lots.lot_id[i] for i in sw_lots], -INF, 0.0)
+    sf.add_coefs(l_rows, sell[sw_lots], 1.0)
+    sf.add_coefs(l_rows, z_of_sec[lots.security[sw_lots]], -f.sell_upper[sw_lots])
+    sw_bought = bought[switched[bought]]
+    short = f.buy_shortfall[sw_bought]
+    bb_rows = sf.add_rows("same_day_wash_sale_buy", [problem.security_ids[s] for s in sw_bought], -INF, short)
+    bb_row_of = np.full(n_sec, -1)
+    bb_row_of[sw_bought] = bb_rows
+    in_sw = np.flatnonzero(bb_row_of[f.buy_security] >= 0)
+    sf.add_coefs(bb_row_of[f.buy_security[in_sw]], buy[in_sw], buy_price[in_sw])
+    sf.add_coefs(bb_rows, z_of_sec[sw_bought], short)
+    with_gift = sw_bought[g_relief_of[sw_bought] >= 0]
+    sf.add_coefs(bb_row_of[with_gift], g_relief_of[with_gift], -1.0)
+    gr_labels = [problem.security_ids[s] for s in gr_secs]
+    gw_rows = sf.add_rows("gift_relief_within_gifts", gr_labels, -INF, 0.0)
+    gw_row_of = np.full(n_sec, -1)
+    gw_row_of[gr_secs] = gw_rows
+    sf.add_coefs(gw_rows, g_relief, 1.0)
+    g_in = np.flatnonzero(gw_row_of[lots.security[gift_lots]] >= 0)
+    sf.add_coefs(gw_row_of[lots.security[gift_lots[g_in]]], gift[g_in], -f.lot_price[gift_lots[g_in]])
+    gb_rows = sf.add_rows("gift_relief_only_if_buying", gr_labels, -INF, gift_value_max[gr_secs])
+    sf.add_coefs(gb_rows, g_relief, 1.0)
+    sf.add_coefs(gb_rows, z_of_sec[gr_secs], gift_value_max[gr_secs])
+
+    # --- objective parts (the Pyomo model names them; c above is their weighted sum) ------------
+    near = np.flatnonzero(f.near_long_term_gain)
+    sf.objective_terms = {
+        "tax_cost": (sell[taxed], f.tax_per_share[taxed]),
+        "near_long_term_gain": (sell[near], f.near_long_term_gain[near]),
+        "traded_value": (np.concatenate([sell, buy]), np.concatenate([f.lot_price, buy_price])),
+        "gift_tax_avoided": (gift, f.gain_per_share[gift_lots] * problem.lt_rate),
+    }
+    sf.tier_columns = {
+        "security": [np.concatenate([over[:, k], under[:, k], h_over[:, k], h_under[:, k]]) for k in range(K)],
+        "sector": [np.concatenate([s_over[k::KS], s_under[k::KS]]) for k in range(KS)],
+    }
+    return sf.finish()
+
+
+# ---------------------------------------------------------------------------------------------
+# Pyomo model
+
+
+def _linear(cols, coefs, col_vars) -> LinearExpression:
+    return LinearExpression(
+        constant=0, linear_coefs=[float(c) for c in coefs], linear_vars=[col_vars[j] for j in cols]
+    )
+
+
+# column block -> (Var name, index Set name or None for a scalar, domain, meaning)
+_VARIABLES = {
+    "sell": ("sell", "LOTS", pyo.NonNegativeReals, "shares sold per lot"),
+    "gift": ("gift", "GIFT_LOTS", pyo.NonNegativeReals, "shares given per lot"),
+    "buy": ("buy", "BUYS", pyo.NonNegativeReals, "shares bought per account x security"),
+    "security_over": ("security_over", "HOLDING_TIERS", pyo.NonNegativeReals, "dollars over target, per tier"),
+    "security_under": ("security_under", "HOLDING_TIERS", pyo.NonNegativeReals, "dollars under target, per tier"),
+    "sector_over": ("sector_over", "SECTOR_TIERS", pyo.NonNegativeReals, "sector dollars over target, per tier"),
+    "sector_under": ("sector_under", "SECTOR_TIERS", pyo.NonNegativeReals, "sector dollars under target, per tier"),
+    "harvest_over": ("harvest_over", "SWITCHED_TIERS", pyo.NonNegativeReals, "over target if harvesting"),
+    "harvest_under": ("harvest_under", "SWITCHED_TIERS", pyo.NonNegativeReals, "under target if harvesting"),
+    "harvest_relief": ("harvest_relief", "SWITCHED", pyo.NonNegativeReals, "non-loss dollars sold if harvesting"),
+    "buy_relief": ("buy_relief", "SWITCHED", pyo.NonNegativeReals, "non-loss dollars sold if buying"),
+    "gift_relief_if_buying": ("gift_relief_if_buying", "SWITCHED_GIFTED", pyo.NonNegativeReals, "dollars given if buying"),
+    "cash_after": ("cash_after", "ACCOUNTS", pyo.Reals, "account cash after trades and withdrawals"),
+    "tax_overrun": ("tax_overrun", None, pyo.NonNegativeReals, "estimated tax above the budget"),
+    "wash_sale_switch": ("wash_sale_switch", "WASH_SWITCH_GROUPS", pyo.Binary, "1: harvest losses, 0: buy"),
+}
+
+
+def build_household_model(
+    problem: HouseholdProblem, settings: OptimizerSettings = OptimizerSettings(), form: StandardForm | None = None
+) -> pyo.ConcreteModel:
+    """The Pyomo model of one household; `form` may be passed when already computed."""
+    # Tens of thousands of small expression objects: Python's cyclic GC would rescan them many
+    # times during the build (measured 3x the build itself); Pyomo's writers pause it the same way.
+    with PauseGC():
+        return _build_household_model(problem, settings, form)
+
+
+def _build_household_model(problem, settings, form) -> pyo.ConcreteModel:
+    sf = form if form is not None else household_standard_form(problem, settings)
+    m = pyo.ConcreteModel(name=f"household_{problem.household_id}")
+    m.standard_form = sf  # plain attribute: the vectors the model was built from (not a component)
+    m.problem = problem
+
+    # Sets ---------------------------------------------------------------------------------------
+    labels = {name: block.labels for name, block in sf.col_blocks.items()}
+    m.LOTS = pyo.Set(initialize=labels["sell"], ordered=True)
+    m.GIFT_LOTS = pyo.Set(initialize=labels["gift"], ordered=True)
+    m.BUYS = pyo.Set(initialize=labels["buy"], dimen=2, ordered=True)
+    m.HOLDING_TIERS = pyo.Set(initialize=labels["security_over"], dimen=2, ordered=True)
+    m.SECTOR_TIERS = pyo.Set(initialize=labels["sector_over"], dimen=2, ordered=True)
+    m.SWITCHED = pyo.Set(initialize=labels["harvest_relief"], ordered=True)
+    m.SWITCHED_GIFTED = pyo.Set(initialize=labels["gift_relief_if_buying"], ordered=True)
+    m.SWITCHED_TIERS = pyo.Set(initialize=labels["harvest_over"], dimen=2, ordered=True)
+    m.WASH_SWITCH_GROUPS = pyo.Set(initialize=labels["wash_sale_switch"], ordered=True)
+    m.ACCOUNTS = pyo.Set(initialize=labels["cash_after"], ordered=True)
+    m.TIERS = pyo.Set(initialize=range(len(settings.security_tiers)), ordered=True)
+    m.SECTOR_TIER = pyo.Set(initialize=range(len(settings.sector_tiers)), ordered=True)
+
+    # Params (knobs: change one and re-solve without rebuilding) ------------------------------------
+    m.drift_penalty = pyo.Param(m.TIERS, initialize={k: p for k, (_, p) in enumerate(settings.security_tiers)}, mutable=True)
+    m.sector_drift_penalty = pyo.Param(
+        m.SECTOR_TIER, initialize={k: p for k, (_, p) in enumerate(settings.sector_tiers)}, mutable=True
+    )
+    m.trading_cost_rate = pyo.Param(initialize=settings.trading_cost_rate, mutable=True)
+    m.near_long_term_penalty = pyo.Param(initialize=settings.near_long_term_penalty, mutable=True)
+    m.gift_preference = pyo.Param(initialize=settings.gift_preference, mutable=True)
+    m.tax_overrun_penalty = pyo.Param(initialize=settings.tax_overrun_penalty, mutable=True)
+
+    # Vars, in the standard form's column order --------------------------------------------------
+    col_vars: list = []
+    for block in sf.col_blocks:
+        name, index, domain, doc = _VARIABLES[block]
+        if index is None:
+            if not labels[block]:
+                continue
+            var = pyo.Var(domain=domain, doc=doc)
+            setattr(m, name, var)
+            col_vars.append(var)
+        else:
+            var = pyo.Var(getattr(m, index), domain=domain, doc=doc)
+            setattr(m, name, var)
+            col_vars.extend(var.values())
+    assert len(col_vars) == sf.num_col, "Pyomo columns out of step with the standard form"
+    for v, lb, ub in zip(col_vars, sf.col_lower.tolist(), sf.col_upper.tolist()):
+        v.setlb(lb)
+        v.setub(None if ub == INF else ub)
+    m.col_vars = col_vars  # plain attribute, column order of the standard form
+
+    # Constraints, one indexed component per business rule ----------------------------------------
+    coefs = sf.a_val.tolist()
+    cols = sf.a_col.tolist()
+    starts = sf.a_row_start.tolist()
+    lows, highs = sf.row_lower.tolist(), sf.row_upper.tolist()
+    for name, block in sf.row_blocks.items():
+        table = {}
+        for offset, label in enumerate(block.labels):
+            i = block.start + offset
+            s, e = starts[i], starts[i + 1]
+            body = LinearExpression(constant=0, linear_coefs=coefs[s:e], linear_vars=[col_vars[j] for j in cols[s:e]])
+            lo, hi = lows[i], highs[i]
+            table[label] = (None if lo == -INF else lo, body, None if hi == INF else hi)
+        if block.labels == [None]:
+            setattr(m, name, pyo.Constraint(expr=table[None]))
+        else:
+            index = pyo.Set(initialize=block.labels, ordered=True, dimen=2 if isinstance(block.labels[0], tuple) else 1) \
+                if block.labels else pyo.Set(initialize=[], ordered=True)
+            setattr(m, name.upper() + "_INDEX", index)
+            setattr(m, name, pyo.Constraint(index, rule=_row_rule(table)))
+
+    # Objective: named dollar amounts, weighted by the knobs ----------------------------------------
+    tier_cols = sf.tier_columns
+    m.security_drift_dollars = pyo.Expression(
+        m.TIERS, rule=lambda m, k: LinearExpression(args=[col_vars[j] for j in tier_cols["security"][k]])
+    )
+    m.sector_drift_dollars = pyo.Expression(
+        m.SECTOR_TIER, rule=lambda m, k: LinearExpression(args=[col_vars[j] for j in tier_cols["sector"][k]])
+    )
+    for name, (tcols, tcoefs) in sf.objective_terms.items():
+        setattr(m, name, pyo.Expression(expr=_linear(tcols, tcoefs, col_vars)))
+    cost = (
+        sum(m.drift_penalty[k] * m.security_drift_dollars[k] for k in m.TIERS)
+        + sum(m.sector_drift_penalty[k] * m.sector_drift_dollars[k] for k in m.SECTOR_TIER)
+        + m.tax_cost
+        + m.near_long_term_penalty * m.near_long_term_gain
+        + m.trading_cost_rate * m.traded_value
+        - m.gift_preference * m.gift_tax_avoided
+    )
+    if "tax_budget" in sf.row_blocks:
+        cost = cost + m.tax_overrun_penalty * m.tax_overrun
+    m.total_cost = pyo.Objective(expr=cost, sense=pyo.minimize)
+    return m
+
+
+def _row_rule(table):
+    def rule(m, *index):
+        return table[index if len(index) > 1 else index[0]]
+
+    return rule

@@ -1,0 +1,120 @@
+"""optimize_households: one model per household, each isolated from the others' failures."""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from itertools import repeat
+
+import pandas as pd
+
+from optimization.data import HouseholdProblem
+from optimization.extract import (
+    TRADE_COLUMNS,
+    drift_after,
+    drift_before,
+    estimated_tax,
+    extract_quantities,
+    round_quantities,
+    trade_rows,
+    trades_frame,
+)
+from optimization.model import InfeasibleRequest, build_household_model, household_standard_form
+from optimization.settings import OptimizerSettings
+from optimization.solve import SolveStatus, solve_household_model
+
+OUTCOME_COLUMNS = [
+    "household_id", "status", "termination", "objective", "build_seconds", "solve_seconds", "lot_count",
+    "variable_count", "constraint_count", "drift_before", "drift_after", "estimated_tax", "trade_count", "message",
+]
+
+
+def optimize_household(problem: HouseholdProblem, settings: OptimizerSettings = OptimizerSettings()) -> tuple[list[tuple], dict]:
+    """(trade rows, outcome) for one household. Never raises: failures become the outcome."""
+    outcome = dict.fromkeys(OUTCOME_COLUMNS)
+    outcome.update(
+        household_id=problem.household_id, lot_count=len(problem.lots), estimated_tax=0.0, trade_count=0,
+        build_seconds=0.0, solve_seconds=0.0, objective=math.nan, drift_before=math.nan, drift_after=math.nan,
+    )
+    messages = list(problem.notes)
+    stage = "validate"
+    try:
+        problem.validate()
+        outcome["drift_before"] = drift_before(problem)
+        stage = "build"
+        t0 = time.perf_counter()
+        form = household_standard_form(problem, settings)
+        model = build_household_model(problem, settings, form)
+        outcome["build_seconds"] = time.perf_counter() - t0
+        messages = list(form.facts.notes)
+        stage = "solve"
+        result = solve_household_model(model, settings)
+        outcome.update(
+            status=result.status.value, termination=result.termination, solve_seconds=result.solve_seconds,
+            variable_count=result.variable_count, constraint_count=result.constraint_count,
+        )
+        if result.status != SolveStatus.OPTIMAL:
+            messages.append(f"no trades: solver ended {result.termination}")
+            outcome["message"] = "; ".join(messages)
+            return [], outcome
+        outcome["objective"] = result.objective
+        stage = "extract"
+        facts = form.facts
+        lp = extract_quantities(model)
+        rounded, notes = round_quantities(problem, facts, lp, settings)
+        messages.extend(notes)
+        lp_drift, lp_tax = drift_after(problem, facts, lp), estimated_tax(facts, lp)
+        after_drift, after_tax = drift_after(problem, facts, rounded), estimated_tax(facts, rounded)
+        messages.append(
+            f"rounding: drift_after {lp_drift:.6f} -> {after_drift:.6f}, estimated_tax {lp_tax:.2f} -> {after_tax:.2f}"
+        )
+        if result.binary_count:
+            messages.append(
+                f"{result.binary_count} same-day wash-sale switches, {result.nodes} branch-and-bound nodes"
+            )
+        rows = trade_rows(problem, facts, rounded)
+        outcome.update(drift_after=after_drift, estimated_tax=after_tax, trade_count=len(rows))
+        outcome["message"] = "; ".join(messages)
+        return rows, outcome
+    except InfeasibleRequest as exc:
+        messages.append(f"no trades: {exc}")
+        outcome.update(status=SolveStatus.INFEASIBLE.value, termination="infeasible before solve")
+        outcome["message"] = "; ".join(messages)
+        return [], outcome
+    except Exception as exc:  # noqa: BLE001 - one household must never stop the others
+        messages.append(f"{stage} failed: {type(exc).__name__}: {exc}")
+        outcome.update(status=SolveStatus.ERROR.value, termination=outcome["termination"] or "not solved")
+        outcome["message"] = "; ".join(messages)
+        return [], outcome
+
+
+def optimize_households(
+    problems: Sequence[HouseholdProblem], settings: OptimizerSettings = OptimizerSettings()
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(trades, outcomes) for all households; see optimization/README.md for the columns."""
+    problems = sorted(problems, key=lambda p: p.household_id)
+    if settings.workers > 1 and len(problems) > 1:
+        try:
+            # spawn, not fork: the caller (a Dagster run) may hold threads; workers import this
+            # package once (about 2.5 s) and then take households in chunks.
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=settings.workers, mp_context=context) as pool:
+                chunk = max(1, len(problems) // (4 * settings.workers))
+                results = list(pool.map(optimize_household, problems, repeat(settings), chunksize=chunk))
+        except Exception:  # noqa: BLE001 - a broken pool falls back to this process
+            results = [optimize_household(p, settings) for p in problems]
+    else:
+        results = [optimize_household(p, settings) for p in problems]
+    rows = [row for trades, _ in results for row in trades]
+    outcomes = pd.DataFrame([outcome for _, outcome in results], columns=OUTCOME_COLUMNS)
+    for col in ("objective", "build_seconds", "solve_seconds", "drift_before", "drift_after", "estimated_tax"):
+        outcomes[col] = outcomes[col].astype(float)
+    for col in ("lot_count", "variable_count", "constraint_count", "trade_count"):
+        outcomes[col] = outcomes[col].fillna(0).astype(int)
+    return trades_frame(rows), outcomes
+
+
+__all__ = ["optimize_household", "optimize_households", "OUTCOME_COLUMNS", "TRADE_COLUMNS"]

@@ -1,0 +1,86 @@
+"""Knobs of the household optimizer, with the defaults documented in optimization/README.md.
+
+Every penalty is in dollars per dollar, so the objective reads as "dollars of harm": tax paid,
+trading cost, and a price put on each dollar held away from target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SOLVER_INTERFACES = ("direct", "appsi")
+
+
+@dataclass(frozen=True)
+class OptimizerSettings:
+    # --- drift (tracking) penalties -------------------------------------------------------
+    # Marginal price of one dollar held away from a security's target weight, while the
+    # absolute weight deviation |w - t| is below the first step.
+    drift_penalty: float = 0.01
+    # (deviation from which it applies, marginal penalty) steps on top of drift_penalty: the
+    # penalty is piecewise linear and convex in |w - t|, so small drifts are tolerated when
+    # fixing them costs tax and large drifts are not.
+    drift_penalty_steps: tuple[tuple[float, float], ...] = ((0.01, 0.05), (0.05, 0.25))
+    # The same for GICS sectors (funds: their asset class; cash: "cash").
+    sector_drift_penalty: float = 0.005
+    sector_drift_penalty_steps: tuple[tuple[float, float], ...] = ((0.02, 0.05), (0.05, 0.25))
+
+    # --- costs -----------------------------------------------------------------------------
+    trading_cost_bps: float = 5.0  # per side, on sell and buy value (not on gifts)
+    near_long_term_days: int = 30  # a short-term lot this close to long_term_date ...
+    near_long_term_penalty: float = 0.05  # ... costs st_rate + this per dollar of gain
+    gift_preference: float = 1.0  # weight on the LT gain tax a gift avoids (lot choice)
+    tax_overrun_penalty: float = 2.0  # extra dollars per dollar of tax above the budget
+
+    # --- order generation ------------------------------------------------------------------
+    min_trade_value: float = 25.0  # smaller trades dropped (not full-lot sells, not requests)
+    fractional_quantum: float = 1e-4  # share precision in accounts that allow fractions
+
+    # --- solver ----------------------------------------------------------------------------
+    time_limit_seconds: float = 10.0  # per household
+    mip_rel_gap: float = 1e-4
+    solver_interface: str = "direct"  # "direct": Pyomo model -> highspy; "appsi": Pyomo's own
+    # "branch_and_bound": LP branch-and-bound on HiGHS LPs (fast on these near-integral models);
+    # "highs": HiGHS's MIP solver. Both stop at the same mip_rel_gap.
+    mip_solver: str = "branch_and_bound"
+    max_branch_nodes: int = 500  # then hand the tree's incumbent to HiGHS's MIP solver
+    strong_branching_candidates: int = 3  # most fractional switches tried at each node
+    workers: int = 1  # processes for optimize_households (households are independent)
+
+    def __post_init__(self) -> None:
+        for name, base, steps in (
+            ("drift_penalty_steps", self.drift_penalty, self.drift_penalty_steps),
+            ("sector_drift_penalty_steps", self.sector_drift_penalty, self.sector_drift_penalty_steps),
+        ):
+            tiers = self._tiers(base, steps)
+            for (t0, p0), (t1, p1) in zip(tiers, tiers[1:]):
+                if not (t1 > t0 and p1 >= p0):
+                    # A non-convex penalty would let the LP fill a cheap far tier first.
+                    raise ValueError(f"{name}: thresholds must increase and penalties must not decrease")
+            if base < 0:
+                raise ValueError(f"{name}: penalties must be >= 0")
+        if self.solver_interface not in SOLVER_INTERFACES:
+            raise ValueError(f"solver_interface must be one of {SOLVER_INTERFACES}")
+        if self.mip_solver not in ("branch_and_bound", "highs"):
+            raise ValueError("mip_solver must be 'branch_and_bound' or 'highs'")
+        if self.fractional_quantum <= 0 or self.fractional_quantum > 1:
+            raise ValueError("fractional_quantum must be in (0, 1]")
+        if self.workers < 1:
+            raise ValueError("workers must be >= 1")
+
+    @staticmethod
+    def _tiers(base: float, steps: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:
+        return ((0.0, float(base)),) + tuple((float(t), float(p)) for t, p in steps)
+
+    @property
+    def security_tiers(self) -> tuple[tuple[float, float], ...]:
+        """((threshold, marginal penalty), ...) starting at threshold 0."""
+        return self._tiers(self.drift_penalty, self.drift_penalty_steps)
+
+    @property
+    def sector_tiers(self) -> tuple[tuple[float, float], ...]:
+        return self._tiers(self.sector_drift_penalty, self.sector_drift_penalty_steps)
+
+    @property
+    def trading_cost_rate(self) -> float:
+        return self.trading_cost_bps / 1e4
