@@ -41,8 +41,8 @@ def household_trades(context: dg.AssetExecutionContext, duckdb: DuckDBResource) 
     outcomes = pd.concat([outcomes, held], ignore_index=True) if len(held) else outcomes
     outcomes = outcomes.sort_values("household_id", kind="stable").reset_index(drop=True)
     with duckdb.get_connection() as con:
-        replace_day(con, "optimizer.trades", trades, as_of, context.run_id)
-        replace_day(con, "optimizer.household_outcomes", outcomes, as_of, context.run_id)
+        replace_day(con, "optimizer.trades", trades, as_of, context.run.run_id)
+        replace_day(con, "optimizer.household_outcomes", outcomes, as_of, context.run.run_id)
     status = outcomes["status"].value_counts().to_dict()
     held_md = held[["household_id", "message"]].to_markdown(index=False) if len(held) else "none"
     return dg.MaterializeResult(
