@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -44,13 +45,26 @@ def _instance(home):
     return DagsterInstance.get()
 
 
-def run_day(home, as_of: dt.date):
-    """Materialize the whole daily graph for one as-of date; return (result, seconds per stage)."""
+def run_day(home, as_of: dt.date, log_level: str = "WARNING"):
+    """Materialize the whole daily graph for one as-of date; return (result, seconds per stage).
+
+    The console shows warnings and errors only (quarantined lines, failed checks); every event is in
+    the run's log in the Dagster UI whatever the level here.
+    """
     from orchestration.definitions import defs
 
     instance = _instance(home)
     job = defs().resolve_job_def("daily_run")
-    result = job.execute_in_process(instance=instance, partition_key=as_of.isoformat(), raise_on_error=False)
+    # dbt's own console output (which dagster-dbt echoes to stdout) goes to a log file unless verbose.
+    log_path = home.root / "logs" / f"daily_run_{as_of.isoformat()}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w") as log, contextlib.redirect_stdout(sys.stdout if log_level == "DEBUG" else log):
+        result = job.execute_in_process(
+            instance=instance,
+            partition_key=as_of.isoformat(),
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        )
     stages: dict[str, float] = {}
     for stat in instance.get_run_step_stats(result.run_id):
         if stat.start_time and stat.end_time:
@@ -95,7 +109,7 @@ def cmd_run_day(args) -> int:
     home = _home(args)
     as_of = dt.date.fromisoformat(args.as_of)
     started = time.perf_counter()
-    result, stages = run_day(home, as_of)
+    result, stages = run_day(home, as_of, log_level="DEBUG" if args.verbose else "WARNING")
     elapsed = time.perf_counter() - started
     print(f"\nDaily run {as_of} ({'succeeded' if result.success else 'FAILED'}) in {elapsed:.1f}s, run id {result.run_id}")
     for step, seconds in stages.items():
@@ -115,6 +129,7 @@ def cmd_run_day(args) -> int:
     print(f"  reports     {home.outputs}/reports/{as_of.isoformat()}/")
     print(f"  quarantine  {home.outputs}/quarantine/{as_of.isoformat()}/")
     print(f"  warehouse   {home.duckdb_path}")
+    print(f"  dbt log     {home.root / 'logs' / f'daily_run_{as_of.isoformat()}.log'}")
     print("\nBrowse this run in the Dagster UI: `make dev`, then open http://127.0.0.1:3000/runs")
     return 0 if result.success else 1
 
@@ -132,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     def common(p, households=True):
         p.add_argument("--as-of", default="2026-11-20", help="as-of date (a business day), YYYY-MM-DD")
         p.add_argument("--home", default=argparse.SUPPRESS, help="data directory")
+        p.add_argument("--verbose", action="store_true", help="print every Dagster event, not only warnings")
         if households:
             p.add_argument("--households", type=int, default=200)
             p.add_argument("--seed", type=int, default=7)

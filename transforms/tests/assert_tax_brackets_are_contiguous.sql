@@ -1,3 +1,5 @@
+{{ config(meta={"dagster": {"ref": {"name": "tax_federal_ordinary_brackets"}}}) }}
+
 -- Every bracket starts where the previous one (same table, year, filing status) ends, the first
 -- starts at 0 and only the last one is open-ended.
 
