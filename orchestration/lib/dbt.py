@@ -14,7 +14,10 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtP
 from orchestration.lib.home import PROJECT_ROOT, Home
 
 TRANSFORMS_DIR = PROJECT_ROOT / "transforms"
-transforms_project = DbtProject(project_dir=TRANSFORMS_DIR, profiles_dir=TRANSFORMS_DIR)
+# DBT_TARGET_PATH (dbt's own variable) lets concurrent checkouts or test runs keep separate artifacts.
+transforms_project = DbtProject(
+    project_dir=TRANSFORMS_DIR, profiles_dir=TRANSFORMS_DIR, target_path=os.environ.get("DBT_TARGET_PATH", "target")
+)
 
 
 def _newest_source_mtime(project_dir: Path) -> float:
