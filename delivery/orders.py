@@ -1,5 +1,12 @@
 """Order files per custodian and day, with the separate lot-instruction file.
 
+Per custodian with trades: `<custodian>_orders_<YYYYMMDD>.csv` (position-level, one line per account,
+security and side), `<custodian>_lot_instructions_<YYYYMMDD>.csv` (the lots each sell or gift
+relieves), `<custodian>_block_orders_<YYYYMMDD>.csv` + `<custodian>_allocations_<YYYYMMDD>.csv` (one
+block per security and side across accounts, with per-account allocations), and
+`<custodian>_fix44_orders_<YYYYMMDD>.fix` (the blocks as FIX 4.4 NewOrderSingle with pre-allocations,
+one message per line).
+
 A custodian upload is position-level (account, side, quantity, symbol); without a lot instruction
 the custodian relieves lots FIFO and the tax plan is lost, so every sell and gift also appears, lot
 by lot, in the lot-instruction file. Content is deterministic: same trades, same bytes (no run id,
@@ -12,6 +19,8 @@ import datetime as dt
 import io
 
 import pandas as pd
+
+from delivery.fix import render_fix_messages
 
 ORDER_COLUMNS = ["as_of_date", "account_id", "side", "symbol", "cusip", "quantity", "order_type", "time_in_force", "order_id"]
 LOT_INSTRUCTION_COLUMNS = [
@@ -54,6 +63,30 @@ def order_lines(trades: pd.DataFrame, accounts: pd.DataFrame, securities: pd.Dat
     return lines
 
 
+BLOCK_COLUMNS = ["as_of_date", "block_id", "side", "symbol", "cusip", "quantity", "account_count", "order_type", "time_in_force"]
+ALLOCATION_COLUMNS = ["as_of_date", "block_id", "order_id", "account_id", "side", "symbol", "quantity"]
+
+
+def block_orders(orders: pd.DataFrame, as_of: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One block per custodian, security and side across accounts, and the per-account allocations."""
+    blocks = (
+        orders.groupby(["custodian", "side", "symbol", "cusip"], as_index=False)
+        .agg(quantity=("quantity", "sum"), account_count=("account_id", "nunique"))
+        .sort_values(["custodian", "side", "symbol"], ascending=[True, False, True], kind="stable")
+        .reset_index(drop=True)
+    )
+    stamp = f"{as_of:%Y%m%d}"
+    blocks["block_id"] = [
+        f"BLK-{stamp}-{custodian[:3].upper()}-{i:05d}"
+        for custodian, i in zip(blocks["custodian"], blocks.groupby("custodian").cumcount() + 1)
+    ]
+    blocks["as_of_date"] = as_of.isoformat()
+    blocks["order_type"], blocks["time_in_force"] = "MARKET", "DAY"
+    allocations = orders.merge(blocks[["custodian", "side", "symbol", "block_id"]], on=["custodian", "side", "symbol"])
+    allocations = allocations.sort_values(["block_id", "account_id"], kind="stable").reset_index(drop=True)
+    return blocks, allocations
+
+
 def lot_instruction_lines(trades: pd.DataFrame, orders: pd.DataFrame, securities: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     relieving = trades[trades["side"].isin(["sell", "gift"])].merge(
         securities[["security_id", "ticker", "cusip"]], on="security_id", how="left"
@@ -90,4 +123,10 @@ def render_order_files(
         lot_rows["acquired_date"] = lot_rows["acquired_date"].map(lambda d: pd.Timestamp(d).date().isoformat())
         lot_rows["holding_term"] = lot_rows["holding_term"].fillna("")
         files[f"{custodian}_lot_instructions_{stamp}.csv"] = _csv(lot_rows[LOT_INSTRUCTION_COLUMNS])
+        blocks, allocations = block_orders(orders[orders["custodian"] == custodian], as_of)
+        files[f"{custodian}_fix44_orders_{stamp}.fix"] = render_fix_messages(blocks, allocations, custodian, as_of)
+        blocks["quantity"] = blocks["quantity"].map(_qty)
+        allocations["quantity"] = allocations["quantity"].map(_qty)
+        files[f"{custodian}_block_orders_{stamp}.csv"] = _csv(blocks[BLOCK_COLUMNS])
+        files[f"{custodian}_allocations_{stamp}.csv"] = _csv(allocations[ALLOCATION_COLUMNS])
     return files

@@ -94,9 +94,49 @@ def test_order_files_carry_lot_instructions_and_are_deterministic(household):
     first = render_order_files(trades, accounts, securities, AS_OF)
     second = render_order_files(trades.sample(frac=1.0, random_state=3), accounts, securities, AS_OF)
     assert first == second
-    assert sorted(first) == ["schwab_lot_instructions_20261120.csv", "schwab_orders_20261120.csv"]
+    assert sorted(first) == [
+        "schwab_allocations_20261120.csv", "schwab_block_orders_20261120.csv", "schwab_fix44_orders_20261120.fix",
+        "schwab_lot_instructions_20261120.csv", "schwab_orders_20261120.csv",
+    ]
     orders = pd.read_csv(io.BytesIO(first["schwab_orders_20261120.csv"]))
     assert orders[["side", "symbol", "quantity"]].values.tolist() == [["SELL", "AAA", 5.5], ["BUY", "BBB", 3.0]]
     lots = pd.read_csv(io.BytesIO(first["schwab_lot_instructions_20261120.csv"]))
     assert lots[["lot_id", "quantity"]].values.tolist() == [["L1", 1.5], ["L2", 4.0]]
     assert set(lots["order_id"]) == {orders.loc[0, "order_id"]}
+
+
+def _read_fix(line: bytes) -> list[tuple[str, str]]:
+    """An independent FIX reader: split on SOH, recompute BodyLength and CheckSum from the bytes."""
+    fields = line.split(b"\x01")[:-1]
+    pairs = [tuple(f.decode().split("=", 1)) for f in fields]
+    assert pairs[0] == ("8", "FIX.4.4") and pairs[1][0] == "9" and pairs[-1][0] == "10"
+    body_start = len(fields[0]) + len(fields[1]) + 2
+    body_end = line.rindex(b"10=")
+    assert body_end - body_start == int(pairs[1][1])
+    assert sum(line[:body_end]) % 256 == int(pairs[-1][1])
+    return pairs
+
+
+def test_block_orders_allocate_across_accounts_and_read_back_as_fix():
+    accounts = pd.DataFrame({"account_id": ["A1", "A2", "A3"], "custodian": ["pershing"] * 3})
+    securities = pd.DataFrame({"security_id": ["AAA"], "ticker": ["AAA"], "cusip": ["000000AAA"]})
+    trades = _trades([
+        ("H1", "A1", "AAA", "buy", 3.0, 10.0, 30.0, None, None, None, None, None, None, "rebalance"),
+        ("H2", "A2", "AAA", "buy", 2.5, 10.0, 25.0, None, None, None, None, None, None, "rebalance"),
+        ("H3", "A3", "AAA", "sell", 1.0, 10.0, 10.0, "L9", "2020-01-02", 5.0, 5.0, "long", 1.0, "rebalance"),
+    ])
+    files = render_order_files(trades, accounts, securities, AS_OF)
+    blocks = pd.read_csv(io.BytesIO(files["pershing_block_orders_20261120.csv"]))
+    assert blocks[["side", "symbol", "quantity", "account_count"]].values.tolist() == [["SELL", "AAA", 1.0, 1], ["BUY", "AAA", 5.5, 2]]
+    allocations = pd.read_csv(io.BytesIO(files["pershing_allocations_20261120.csv"]))
+    buy_block = blocks.loc[blocks["side"] == "BUY", "block_id"].iloc[0]
+    assert allocations.loc[allocations["block_id"] == buy_block, ["account_id", "quantity"]].values.tolist() == [["A1", 3.0], ["A2", 2.5]]
+    messages = files["pershing_fix44_orders_20261120.fix"].splitlines()
+    assert len(messages) == 2
+    buy = dict()
+    pairs = _read_fix(messages[1])
+    for tag, value in pairs:
+        buy.setdefault(tag, []).append(value)
+    assert buy["35"] == ["D"] and buy["54"] == ["1"] and buy["38"] == ["5.5"] and buy["55"] == ["AAA"]
+    assert buy["78"] == ["2"] and buy["79"] == ["A1", "A2"] and buy["80"] == ["3", "2.5"]
+    assert buy["11"] == [buy_block]

@@ -1,0 +1,70 @@
+"""FIX 4.4 NewOrderSingle (35=D) messages with pre-allocations, one per block order.
+
+One message per custodian, security and side: the block quantity in OrderQty(38) and each account's
+share in the NoAllocs(78) group (AllocAccount 79, AllocQty 80). FIX has no standard lot field, so
+the lot plan still travels in the lot-instruction file. Deterministic: sequence numbers and
+ClOrdIDs come from the sorted block list, and SendingTime/TransactTime are the as-of date at the
+market open (13:30:00 UTC), not the wall clock, so a rerun writes the same bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+SOH = "\x01"
+SENDER = "SLEEVELESS"
+
+
+def _qty(value: float) -> str:
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def checksum(message_without_checksum: str) -> str:
+    return f"{sum(message_without_checksum.encode('ascii')) % 256:03d}"
+
+
+def frame(fields: list[tuple[int, str]]) -> str:
+    """Wrap body fields with BeginString, BodyLength and CheckSum."""
+    body = "".join(f"{tag}={value}{SOH}" for tag, value in fields)
+    head = f"8=FIX.4.4{SOH}9={len(body.encode('ascii'))}{SOH}"
+    return f"{head}{body}10={checksum(head + body)}{SOH}"
+
+
+def new_order_single(block: pd.Series, allocations: pd.DataFrame, seq: int, target: str, as_of: dt.date) -> str:
+    stamp = f"{as_of:%Y%m%d}-13:30:00.000"
+    fields: list[tuple[int, str]] = [
+        (35, "D"), (49, SENDER), (56, target.upper()), (34, str(seq)), (52, stamp),
+        (11, block["block_id"]), (55, block["symbol"]), (48, block["cusip"]), (22, "1"),
+        (54, "1" if block["side"] == "BUY" else "2"), (60, stamp), (38, _qty(block["quantity"])),
+        (40, "1"), (59, "0"), (78, str(len(allocations))),
+    ]
+    for allocation in allocations.itertuples():
+        fields += [(79, allocation.account_id), (80, _qty(allocation.quantity))]
+    return frame(fields)
+
+
+def render_fix_messages(blocks: pd.DataFrame, allocations: pd.DataFrame, custodian: str, as_of: dt.date) -> bytes:
+    by_block = {block_id: rows for block_id, rows in allocations.groupby("block_id", sort=True)}
+    messages = [
+        new_order_single(block, by_block[block["block_id"]], seq, custodian, as_of)
+        for seq, (_, block) in enumerate(blocks.iterrows(), start=1)
+    ]
+    return "\n".join(messages).encode("ascii") + (b"\n" if messages else b"")
+
+
+def parse_fix(message: str) -> list[tuple[int, str]]:
+    """Split one message into (tag, value) pairs, checking BodyLength and CheckSum."""
+    parts = [p for p in message.split(SOH) if p]
+    pairs = [(int(p.split("=", 1)[0]), p.split("=", 1)[1]) for p in parts]
+    if pairs[0] != (8, "FIX.4.4") or pairs[1][0] != 9 or pairs[-1][0] != 10:
+        raise ValueError("not a FIX.4.4 message")
+    head_len = len(f"8=FIX.4.4{SOH}9={pairs[1][1]}{SOH}")
+    body = message[head_len: message.rindex(f"10={pairs[-1][1]}")]
+    if len(body.encode("ascii")) != int(pairs[1][1]):
+        raise ValueError("BodyLength does not match")
+    if checksum(message[: message.rindex("10=")]) != pairs[-1][1]:
+        raise ValueError("CheckSum does not match")
+    return pairs
