@@ -134,6 +134,24 @@ def cmd_run_day(args) -> int:
     return 0 if result.success else 1
 
 
+def cmd_audit(args) -> int:
+    from sleeveless.audit import AuditError, run_audit, to_json
+
+    home = _home(args)
+    try:
+        chain = run_audit(home, dt.date.fromisoformat(args.as_of), args.order_id, args.account)
+    except AuditError as error:
+        print(f"audit: {error}", file=sys.stderr)
+        return 2
+    text = to_json(chain)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+        print(f"wrote the audit chain of {len(chain['orders'])} order lines to {args.out}")
+    else:
+        print(text)
+    return 0
+
+
 def cmd_demo(args) -> int:
     cmd_generate(args)
     return cmd_run_day(args)
@@ -155,11 +173,16 @@ def main(argv: list[str] | None = None) -> int:
     common(sub.add_parser("generate", help="write a synthetic firm's custodian files for one day"))
     common(sub.add_parser("run-day", help="run the daily pipeline for one as-of date"), households=False)
     common(sub.add_parser("demo", help="generate a synthetic firm, then run its day"))
+    audit = sub.add_parser("audit", help="the chain from custodian rows to one order line or one account-day")
+    common(audit, households=False)
+    audit.add_argument("--order-id", help="an order id from the order files")
+    audit.add_argument("--account", help="an account id: every order line of the account that day")
+    audit.add_argument("--out", help="write the JSON here instead of printing it")
     args = parser.parse_args(argv)
     if args.command == "generate":
         cmd_generate(args)
         return 0
-    return {"run-day": cmd_run_day, "demo": cmd_demo}[args.command](args)
+    return {"run-day": cmd_run_day, "demo": cmd_demo, "audit": cmd_audit}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from delivery.lineage import order_lineage
 from delivery.orders import render_order_files
 from delivery.taxes_saved import firm_summary, household_summary, taxes_saved_by_account
 from orchestration.defs.optimize.assets import household_trades
@@ -37,16 +38,28 @@ def _write_all(store, folder: str, files: dict[str, bytes]) -> dict[str, str]:
 
 @dg.asset(deps=[household_trades], partitions_def=as_of_dates, backfill_policy=one_date_per_run, group_name="deliver", kinds={"csv"})
 def order_files(context: dg.AssetExecutionContext, duckdb: DuckDBResource, outputs: FileStoreResource) -> dg.MaterializeResult:
-    """Per custodian and day: the order file and the lot-instruction file naming the lots to relieve."""
+    """Per custodian and day: orders, the lot-instruction file naming the lots to relieve, block orders
+    with allocations and FIX 4.4 messages; plus the order lineage for auditors (outside the orders
+    folder, since it carries the run id)."""
     as_of = dt.date.fromisoformat(context.partition_key)
     with duckdb.get_connection() as con:
-        marts = read_marts(con, ["dim_accounts", "dim_securities"])
+        marts = read_marts(con, ["dim_accounts", "dim_securities", "fct_lots", "fct_household_targets"])
         trades = read_day(con, "optimizer.trades", as_of)
+        run_id = con.execute("select any_value(run_id) from optimizer.trades where as_of_date = ?", [as_of]).fetchone()[0]
+        price_rows = con.execute(
+            "select security_id, source_file, source_line, file_sha256 from raw.prices where as_of_date = ?", [as_of]
+        ).df()
     files = render_order_files(trades, marts["dim_accounts"], marts["dim_securities"], as_of)
     written = _write_all(outputs.store(), f"orders/{as_of.isoformat()}", files)
+    lineage = order_lineage(
+        trades, marts["dim_accounts"], marts["dim_securities"], marts["fct_lots"], marts["fct_household_targets"],
+        price_rows, run_id or context.run.run_id, as_of,
+    )
+    lineage_file = outputs.store().write_bytes(f"lineage/{as_of.isoformat()}/order_lineage_{as_of:%Y%m%d}.csv", _csv(lineage))
     return dg.MaterializeResult(
         metadata={
             "files": dg.MetadataValue.json(sorted(written.values())),
+            "lineage": lineage_file,
             "order_lines": int(sum(c.count(b"\n") - 1 for n, c in files.items() if "_orders_" in n)),
             "lot_instructions": int(sum(c.count(b"\n") - 1 for n, c in files.items() if "_lot_instructions_" in n)),
         }
