@@ -10,6 +10,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from delivery.html_report import render_html_reports
 from delivery.lineage import order_lineage
 from delivery.orders import render_order_files
 from delivery.taxes_saved import firm_summary, household_summary, taxes_saved_by_account
@@ -23,6 +24,12 @@ def _csv(frame: pd.DataFrame) -> bytes:
     buffer = io.StringIO()
     frame.to_csv(buffer, index=False, lineterminator="\n")
     return buffer.getvalue().encode()
+
+
+def _parquet(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
 
 
 def _write_all(store, folder: str, files: dict[str, bytes]) -> dict[str, str]:
@@ -88,13 +95,16 @@ def taxes_saved_report(context: dg.AssetExecutionContext, duckdb: DuckDBResource
         f"taxes_saved_by_household_{stamp}.csv": _csv(by_household),
         f"household_outcomes_{stamp}.csv": _csv(outcomes.drop(columns=["build_seconds", "solve_seconds"], errors="ignore")),
         f"firm_summary_{stamp}.json": (json.dumps(summary, indent=2, sort_keys=True) + "\n").encode(),
+        f"taxes_saved_by_account_{stamp}.parquet": _parquet(by_account),
     }
+    files.update(render_html_reports(summary, by_household, by_account, outcomes, marts["dim_households"], as_of))
     written = _write_all(outputs.store(), f"reports/{as_of.isoformat()}", files)
     return dg.MaterializeResult(
         metadata={
             "files": dg.MetadataValue.json(sorted(written.values())),
             "taxes_saved_or_deferred": summary["taxes_saved_or_deferred"],
             "households_reported": summary["households_reported"],
+            "dashboard": dg.MetadataValue.path(outputs.store().uri(f"reports/{as_of.isoformat()}/index.html")),
             "summary": dg.MetadataValue.json(summary),
         }
     )

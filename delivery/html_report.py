@@ -1,0 +1,144 @@
+"""Estimated Taxes Saved or Deferred, for people: one HTML page per household and a firm dashboard.
+
+Static, self-contained HTML (inline CSS and SVG, no scripts, no network), so it opens from a folder,
+an S3 link or an e-mail attachment the same way. Numbers come straight from the report frames; the
+pages carry `data-field` attributes so a test (or a scraper) can read each number back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+
+import pandas as pd
+
+COMPONENTS = [
+    ("taxes_deferred", "Taxes deferred (gains not realized)"),
+    ("taxes_saved_st_to_lt", "Saved by waiting for long-term rates"),
+    ("taxes_saved_loss_harvest", "Saved by harvesting losses"),
+    ("gift_tax_avoided", "Gain tax avoided by gifting appreciated lots"),
+]
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2rem;color:#1b1f24;max-width:60rem}
+h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}
+table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.25rem .75rem;border-bottom:1px solid #ddd;text-align:right}
+th:first-child,td:first-child{text-align:left}.total{font-weight:600;font-size:1.2rem}
+.note{color:#555;font-size:.85rem}
+"""
+
+
+def money(value: float) -> str:
+    return f"-${abs(value):,.2f}" if value < 0 else f"${value:,.2f}"
+
+
+def percent(value: float) -> str:
+    return f"{value * 100:.2f}%"
+
+
+def _bar_chart(items: list[tuple[str, float]], width: int = 560) -> str:
+    """Horizontal bars around a zero line; negative values (tax costs) go left."""
+    peak = max([abs(v) for _, v in items] + [1.0])
+    label_w, row_h, half = 290, 26, (width - 290) / 2
+    rows = []
+    for i, (label, value) in enumerate(items):
+        y = i * row_h
+        length = abs(value) / peak * (half - 4)
+        x = label_w + half - (length if value < 0 else 0)
+        colour = "#b3261e" if value < 0 else "#1a7f37"
+        rows.append(
+            f'<text x="0" y="{y + 17}" font-size="12">{html.escape(label)}</text>'
+            f'<rect x="{x:.1f}" y="{y + 5}" width="{length:.1f}" height="16" fill="{colour}"/>'
+        )
+    height = len(items) * row_h + 4
+    zero = label_w + half
+    return (f'<svg role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
+            f'<line x1="{zero}" y1="0" x2="{zero}" y2="{height}" stroke="#888"/>{"".join(rows)}</svg>')
+
+
+def _page(title: str, body: str) -> bytes:
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            f"<style>{STYLE}</style></head><body>{body}</body></html>\n").encode()
+
+
+def household_page(household_id: str, accounts: pd.DataFrame, outcome: pd.Series | None, tax: pd.Series | None,
+                   as_of: dt.date) -> bytes:
+    totals = accounts[[c for c, _ in COMPONENTS] + ["taxes_saved_or_deferred", "actual_tax", "naive_tax"]].sum()
+    rows = "".join(
+        f'<tr><td>{label}</td><td data-field="{col}">{money(float(totals[col]))}</td></tr>' for col, label in COMPONENTS
+    )
+    chart = _bar_chart([(label, float(totals[col])) for col, label in COMPONENTS])
+    account_rows = "".join(
+        f"<tr><td>{html.escape(str(r.account_id))}</td><td>{html.escape(str(r.registration))}</td>"
+        f"<td>{money(r.market_value)}</td><td>{money(r.actual_tax)}</td><td>{money(r.naive_tax)}</td>"
+        f'<td data-field="account_saved:{html.escape(str(r.account_id))}">{money(r.taxes_saved_or_deferred)}</td></tr>'
+        for r in accounts.itertuples()
+    )
+    drift = ""
+    if outcome is not None:
+        drift = (f'<h2>Distance from target</h2><table><tr><th>before</th><th>after</th></tr><tr>'
+                 f'<td data-field="drift_before">{percent(float(outcome["drift_before"]))}</td>'
+                 f'<td data-field="drift_after">{percent(float(outcome["drift_after"]))}</td></tr></table>'
+                 f'<p class="note">Half the sum of |weight - target| over every holding, cash included.</p>')
+    budget = ""
+    if tax is not None:
+        budget_total = float(tax["annual_tax_budget"])
+        used_before = budget_total - float(tax["tax_budget_remaining"])
+        budget = (f'<h2>Tax budget {as_of.year}</h2><table><tr><th>annual budget</th><th>used before today</th>'
+                  f'<th>today\'s trades</th></tr><tr><td data-field="annual_tax_budget">{money(budget_total)}</td>'
+                  f'<td data-field="budget_used_before">{money(used_before)}</td>'
+                  f'<td data-field="actual_tax">{money(float(totals["actual_tax"]))}</td></tr></table>')
+    body = (
+        f"<h1>Estimated Taxes Saved or Deferred: household {html.escape(household_id)}</h1>"
+        f"<p>As of {as_of.isoformat()}, against a tax-naive rebalance of the same household to the same targets "
+        f"(pro-rata sales, FIFO lots).</p>"
+        f'<p class="total">Total: <span data-field="taxes_saved_or_deferred">{money(float(totals["taxes_saved_or_deferred"]))}</span></p>'
+        f"{chart}<table><tr><th>component</th><th>amount</th></tr>{rows}</table>"
+        f"<h2>Accounts</h2><table><tr><th>account</th><th>registration</th><th>value</th><th>tax on our trades</th>"
+        f"<th>tax-naive tax</th><th>saved or deferred</th></tr>{account_rows}</table>{drift}{budget}"
+        f'<p class="note">Estimates at the household\'s marginal rates for one day\'s trades; not tax advice.</p>'
+    )
+    return _page(f"Taxes saved: {household_id}", body)
+
+
+def firm_page(summary: dict, by_household: pd.DataFrame, by_account: pd.DataFrame, as_of: dt.date) -> bytes:
+    chart = _bar_chart([(label, float(summary[col])) for col, label in COMPONENTS])
+    rows = "".join(
+        f'<tr><td>{label}</td><td data-field="{col}">{money(float(summary[col]))}</td></tr>' for col, label in COMPONENTS
+    )
+    beats_fee = by_account[by_account["taxable"].astype(bool)]
+    share = float((beats_fee["taxes_saved_or_deferred"] > beats_fee["advisory_fee_annual"] / 365.0).mean()) if len(beats_fee) else 0.0
+    top = by_household.sort_values("taxes_saved_or_deferred", ascending=False).head(20)
+    links = "".join(
+        f'<tr><td><a href="households/{html.escape(h)}.html">{html.escape(h)}</a></td><td>{money(v)}</td></tr>'
+        for h, v in zip(top["household_id"], top["taxes_saved_or_deferred"])
+    )
+    status = ", ".join(f"{k}: {v}" for k, v in summary["households_by_status"].items())
+    body = (
+        f"<h1>Firm dashboard: Estimated Taxes Saved or Deferred, {as_of.isoformat()}</h1>"
+        f'<p class="total">Total: <span data-field="taxes_saved_or_deferred">{money(summary["taxes_saved_or_deferred"])}</span> '
+        f'across <span data-field="households_reported">{summary["households_reported"]}</span> households</p>'
+        f"<p>Households by solver outcome: {html.escape(status)}</p>{chart}"
+        f"<table><tr><th>component</th><th>amount</th></tr>{rows}</table>"
+        f"<h2>Distribution per household</h2><table><tr><th>p10</th><th>median</th><th>p90</th></tr><tr>"
+        f'<td data-field="per_household_p10">{money(summary["per_household_p10"])}</td>'
+        f'<td data-field="per_household_median">{money(summary["per_household_median"])}</td>'
+        f'<td data-field="per_household_p90">{money(summary["per_household_p90"])}</td></tr></table>'
+        f'<p>Taxable accounts whose savings today exceed one day of their advisory fee: '
+        f'<span data-field="share_beating_daily_fee">{percent(share)}</span></p>'
+        f"<h2>Largest savings</h2><table><tr><th>household</th><th>saved or deferred</th></tr>{links}</table>"
+    )
+    return _page(f"Firm dashboard {as_of.isoformat()}", body)
+
+
+def render_html_reports(summary: dict, by_household: pd.DataFrame, by_account: pd.DataFrame, outcomes: pd.DataFrame,
+                        households: pd.DataFrame, as_of: dt.date) -> dict[str, bytes]:
+    """File name (relative to the reports folder) -> page."""
+    outcome_of = outcomes.set_index("household_id") if len(outcomes) else pd.DataFrame()
+    tax_of = households.set_index("household_id")
+    files = {"index.html": firm_page(summary, by_household, by_account, as_of)}
+    for household_id, accounts in by_account.groupby("household_id", sort=True):
+        outcome = outcome_of.loc[household_id] if household_id in outcome_of.index else None
+        tax = tax_of.loc[household_id] if household_id in tax_of.index else None
+        files[f"households/{household_id}.html"] = household_page(household_id, accounts, outcome, tax, as_of)
+    return files
