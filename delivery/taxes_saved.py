@@ -189,3 +189,18 @@ def firm_summary(by_household: pd.DataFrame, outcomes: pd.DataFrame) -> dict:
         "per_household_median": round(float(saved.median()), 2) if len(saved) else 0.0,
         "per_household_p90": round(float(saved.quantile(0.90)), 2) if len(saved) else 0.0,
     }
+
+
+YTD_COMPONENTS = ["actual_tax", "naive_tax", "taxes_deferred", "taxes_saved_st_to_lt", "taxes_saved_loss_harvest",
+                  "gift_tax_avoided", "taxes_saved_or_deferred"]
+
+
+def year_to_date(history: pd.DataFrame, as_of) -> pd.DataFrame:
+    """Sum each account's daily reports from January 1 of as_of's year through as_of (one row per run day)."""
+    start = pd.Timestamp(year=as_of.year, month=1, day=1)
+    dates = pd.to_datetime(history["as_of_date"])
+    year = history[(dates >= start) & (dates <= pd.Timestamp(as_of))]
+    ytd = year.groupby(["household_id", "account_id"], as_index=False).agg(
+        days_reported=("as_of_date", "nunique"), **{f"ytd_{c}": (c, "sum") for c in YTD_COMPONENTS}
+    )
+    return ytd.round(2).sort_values(["household_id", "account_id"]).reset_index(drop=True)

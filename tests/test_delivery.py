@@ -140,3 +140,35 @@ def test_block_orders_allocate_across_accounts_and_read_back_as_fix():
     assert buy["35"] == ["D"] and buy["54"] == ["1"] and buy["38"] == ["5.5"] and buy["55"] == ["AAA"]
     assert buy["78"] == ["2"] and buy["79"] == ["A1", "A2"] and buy["80"] == ["3", "2.5"]
     assert buy["11"] == [buy_block]
+
+
+def test_year_to_date_sums_this_years_run_days_only():
+    from delivery.taxes_saved import YTD_COMPONENTS, year_to_date
+
+    def day(date, saved):
+        row = {"as_of_date": date, "household_id": "H1", "account_id": "A1"}
+        row.update({c: 0.0 for c in YTD_COMPONENTS})
+        row["taxes_saved_or_deferred"] = saved
+        return row
+
+    history = pd.DataFrame([day("2025-12-31", 99.0), day("2026-03-02", 10.0), day("2026-11-20", 5.5), day("2026-11-23", 7.0)])
+    ytd = year_to_date(history, AS_OF)
+    assert ytd[["account_id", "days_reported", "ytd_taxes_saved_or_deferred"]].values.tolist() == [["A1", 2, 15.5]]
+
+
+def test_an_interrupted_write_leaves_no_file_behind(tmp_path, monkeypatch):
+    import os
+
+    from custodian.stores import LocalFileStore
+
+    store = LocalFileStore(tmp_path)
+    store.write_bytes("orders/a.csv", b"old\n")
+
+    def crash(src, dst):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError):
+        store.write_bytes("orders/a.csv", b"new content\n")
+    assert (tmp_path / "orders" / "a.csv").read_bytes() == b"old\n"  # the old file, whole
+    assert sorted(p.name for p in (tmp_path / "orders").iterdir()) == ["a.csv"]  # no partial file left

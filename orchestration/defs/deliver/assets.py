@@ -13,11 +13,11 @@ from dagster_duckdb import DuckDBResource
 from delivery.html_report import render_html_reports
 from delivery.lineage import order_lineage
 from delivery.orders import render_order_files
-from delivery.taxes_saved import firm_summary, household_summary, taxes_saved_by_account
+from delivery.taxes_saved import firm_summary, household_summary, taxes_saved_by_account, year_to_date
 from orchestration.defs.optimize.assets import household_trades
 from orchestration.defs.partitions import as_of_dates, one_date_per_run
 from orchestration.lib.stores import FileStoreResource
-from orchestration.lib.warehouse import read_day, read_marts
+from orchestration.lib.warehouse import read_day, read_marts, replace_day
 
 
 def _csv(frame: pd.DataFrame) -> bytes:
@@ -87,8 +87,16 @@ def taxes_saved_report(context: dg.AssetExecutionContext, duckdb: DuckDBResource
         marts["dim_households"], marts["fct_household_targets"], marts["fct_account_cash"], marts["fct_requests"],
     )
     by_household = household_summary(by_account)
+    with duckdb.get_connection() as con:
+        # The report ledger: one row per account and run day, the basis of the year-to-date figures.
+        replace_day(con, "reports.taxes_saved_by_account", by_account, as_of, context.run.run_id)
+        history = con.execute(
+            "select * from reports.taxes_saved_by_account where year(as_of_date) = ?", [as_of.year]
+        ).df()
+    ytd = year_to_date(history, as_of)
     summary = firm_summary(by_household, outcomes)
     summary["as_of_date"] = as_of.isoformat()
+    summary["ytd_taxes_saved_or_deferred"] = round(float(ytd["ytd_taxes_saved_or_deferred"].sum()), 2)
     stamp = f"{as_of:%Y%m%d}"
     files = {
         f"taxes_saved_by_account_{stamp}.csv": _csv(by_account),
@@ -96,6 +104,7 @@ def taxes_saved_report(context: dg.AssetExecutionContext, duckdb: DuckDBResource
         f"household_outcomes_{stamp}.csv": _csv(outcomes.drop(columns=["build_seconds", "solve_seconds"], errors="ignore")),
         f"firm_summary_{stamp}.json": (json.dumps(summary, indent=2, sort_keys=True) + "\n").encode(),
         f"taxes_saved_by_account_{stamp}.parquet": _parquet(by_account),
+        f"taxes_saved_ytd_by_account_{stamp}.csv": _csv(ytd),
     }
     files.update(render_html_reports(summary, by_household, by_account, outcomes, marts["dim_households"], as_of))
     written = _write_all(outputs.store(), f"reports/{as_of.isoformat()}", files)
