@@ -178,7 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     audit.add_argument("--order-id", help="an order id from the order files")
     audit.add_argument("--account", help="an account id: every order line of the account that day")
     audit.add_argument("--out", help="write the JSON here instead of printing it")
+    from taxlots.cli import add_tax_parser, cmd_tax
+
+    add_tax_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "tax":
+        return cmd_tax(args)
     if args.command == "generate":
         cmd_generate(args)
         return 0

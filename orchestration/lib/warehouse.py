@@ -28,10 +28,19 @@ def replace_day(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame,
     con.register("incoming", data)
     try:
         con.execute(f"create table if not exists {table} as select * from incoming limit 0")
+        _add_new_columns(con, table)
         con.execute(f"delete from {table} where as_of_date = ?", [as_of])
         con.execute(f"insert into {table} by name select * from incoming")
     finally:
         con.unregister("incoming")
+
+
+def _add_new_columns(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """A newer release may add output columns: add them to the table (older days read as null)."""
+    existing = {row[0] for row in con.execute(f"describe {table}").fetchall()}
+    for name, kind, *_ in con.execute("describe incoming").fetchall():
+        if name not in existing:
+            con.execute(f'alter table {table} add column "{name}" {kind}')
 
 
 def read_day(con: duckdb.DuckDBPyConnection, table: str, as_of: dt.date) -> pd.DataFrame:

@@ -18,6 +18,12 @@ securities as (
 
 ),
 
+engine as (
+
+    select * from {{ ref('stg_taxlots__engine_lot_basis') }}
+
+),
+
 joined as (
 
     select
@@ -30,12 +36,18 @@ joined as (
         -- held MORE than one year: a sale on or after this date is long-term (Buy 2025-01-01:
         -- 2026-01-01 short, 2026-01-02 long)
         cast(lots.adjusted_acquired_date + interval 1 year + interval 1 day as date) as long_term_date,
+        engine.engine_cost_basis,
+        engine.basis_difference,
+        engine.basis_difference_reason,
 
     from lots
     left join accounts
         on lots.account_id = accounts.account_id
     left join securities
         on lots.security_id = securities.security_id
+    left join engine
+        on lots.account_id = engine.account_id
+        and lots.lot_id = engine.lot_id
 
 ),
 
@@ -70,6 +82,11 @@ final as (
         cast(source_file as varchar) as source_file,
         cast(source_line as bigint) as source_line,
         cast(file_sha256 as varchar) as file_sha256,
+
+        ---------- the tax-lot engine's view of the basis (custodian basis above is never overwritten)
+        cast(engine_cost_basis as double) as engine_cost_basis,
+        cast(basis_difference as double) as basis_difference,
+        cast(basis_difference_reason as varchar) as basis_difference_reason,
 
     from joined
 

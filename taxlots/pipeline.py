@@ -1,0 +1,192 @@
+"""The engine on the warehouse's inputs: custodian open lots + year-to-date transactions -> the engine's
+basis for every custodian lot, and the difference with a reason (never a silent overwrite).
+
+Plain pandas in, pandas out, so a dbt Python model or a Dagster asset can call it unchanged:
+``engine_lot_basis(raw open_lots, raw transactions, raw accounts, raw security_master)`` for one as-of date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+
+import pandas as pd
+
+from taxlots.model import Account, Lot, Security, Transaction
+from taxlots.replay import replay
+from taxlots.views import _household_only, carried_loss_reason
+
+LOT_BASIS_COLUMNS = [
+    "account_id", "lot_id", "household_id", "security_id", "custodian_quantity", "engine_quantity",
+    "custodian_cost_basis", "engine_cost_basis", "basis_difference", "custodian_wash_sale_adjustment",
+    "engine_wash_sale_adjustment", "custodian_adjusted_acquired_date", "engine_adjusted_acquired_date",
+    "basis_difference_reason",
+]
+TOLERANCE = Decimal("0.02")  # two cents: the custodian rounds each adjustment and basis to the cent
+
+
+def _d(value) -> Decimal:
+    return Decimal(str(value)) if value is not None and not pd.isna(value) else Decimal(0)
+
+
+def _s(value) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _date(value) -> dt.date:
+    return pd.Timestamp(value).date()
+
+
+def opening_lots(open_lots: pd.DataFrame, trades: pd.DataFrame,
+                 replaced_fraction: dict[str, Decimal] | None = None) -> list[Lot]:
+    """The lots held before the history starts: custodian open lots not bought in the history, plus the
+    shares of them (or of lots since closed) that the history sells.
+
+    A share sold from a lot still open costs the open lot's basis per share. A lot closed before the
+    as-of date is known only from its sales: basis = proceeds - realized_gain / (1 - f), where
+    realized_gain is the custodian's gain AFTER its own wash-sale disallowance and f the fraction of
+    the sale's shares the custodian's view replaced (``replaced_fraction`` by sale transaction id).
+    """
+    replaced_fraction = replaced_fraction or {}
+    bought = {(r.account_id, r.lot_id) for r in trades.itertuples() if r.transaction_type in ("buy", "reinvest")}
+    still_open = {(r.account_id, r.lot_id): r for r in open_lots.itertuples()}
+    sold: dict = {}
+    for r in trades.itertuples():
+        if r.transaction_type == "sell" and isinstance(r.lot_id, str) and (r.account_id, r.lot_id) not in bought:
+            quantity, proceeds, gain = abs(_d(r.quantity)), abs(_d(r.amount)), _d(r.realized_gain)
+            lot = still_open.get((r.account_id, r.lot_id))
+            if lot is not None and _d(lot.quantity):
+                basis = _d(lot.cost_basis) / _d(lot.quantity) * quantity
+            else:
+                kept = 1 - replaced_fraction.get(r.transaction_id, Decimal(0))
+                basis = proceeds - (gain / kept if kept > 0 else Decimal(0))
+            entry = sold.setdefault((r.account_id, r.lot_id), {
+                "quantity": Decimal(0), "basis": Decimal(0), "first_sale": _date(r.trade_date),
+                "term": r.holding_term, "security_id": r.security_id})
+            entry["quantity"] += quantity
+            entry["basis"] += basis
+            entry["first_sale"] = min(entry["first_sale"], _date(r.trade_date))
+    lots = []
+    for r in open_lots.itertuples():
+        if (r.account_id, r.lot_id) in bought:
+            continue
+        extra = sold.pop((r.account_id, r.lot_id), {"quantity": Decimal(0), "basis": Decimal(0)})
+        acquired = _date(r.acquired_date)
+        lots.append(Lot(r.lot_id, r.lot_id, r.account_id, r.security_id, _d(r.quantity) + extra["quantity"],
+                        _d(r.cost_basis) + extra["basis"], acquired, _date(r.adjusted_acquired_date), "opening",
+                        purchase_date=acquired, seq=0, wash_sale_adjustment=_d(r.wash_sale_adjustment)))
+    for (account_id, lot_id), entry in sold.items():
+        # closed before the as-of date: its date is a placeholder that keeps the custodian's holding
+        # term, and it is not a wash-sale replacement
+        days = 800 if entry["term"] == "long" else 1
+        acquired = entry["first_sale"] - dt.timedelta(days=days)
+        lots.append(Lot(lot_id, lot_id, account_id, entry["security_id"], entry["quantity"], entry["basis"],
+                        acquired, acquired, "opening", purchase_date=None, seq=0))
+    return lots
+
+
+def replaced_fractions(result) -> dict[str, Decimal]:
+    """Per sale: the fraction of its shares the (custodian-view) replay matched to replacements."""
+    sold: dict = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    for r in result.realized:
+        sold[r.sale_transaction_id][0] += r.quantity
+        sold[r.sale_transaction_id][1] += sum((link.shares for link in r.wash_links), Decimal(0))
+    return {sale: replaced / quantity for sale, (quantity, replaced) in sold.items() if quantity}
+
+
+def history(trades: pd.DataFrame) -> list[Transaction]:
+    out = []
+    for r in trades.itertuples():
+        kind = r.transaction_type
+        lot_id = r.lot_id if isinstance(r.lot_id, str) else ""
+        out.append(Transaction(r.transaction_id, r.account_id, _date(r.trade_date), kind, r.security_id,
+                               abs(_d(r.quantity)), abs(_d(r.amount)), lot_id=lot_id,
+                               method="spec" if kind == "sell" and lot_id else ""))
+    return out
+
+
+def _reason(engine_lots: list[Lot], custodian_adjustment: Decimal, engine_adjustment: Decimal,
+            custodian_quantity: Decimal, engine_quantity: Decimal, error: str) -> str:
+    if error:
+        return f"history does not replay: {error}"
+    if not engine_lots:
+        return "lot not in the engine's replay of the history"
+    reasons = []
+    if engine_quantity != custodian_quantity:
+        reasons.append(f"quantity differs: engine {engine_quantity}, custodian {custodian_quantity}")
+    links = [link for lot in engine_lots for link in lot.wash_links]
+    gap = abs(engine_adjustment - custodian_adjustment)
+    if (links and custodian_adjustment > 0 and not _household_only(links)
+            and gap <= max(Decimal(1), custodian_adjustment / 100)):
+        reasons.append("rounding: the basis of a lot closed in the history is rebuilt from the custodian's "
+                       "rounded proceeds and realized gain")
+    elif engine_adjustment > custodian_adjustment:
+        household_wide = _household_only(links)
+        reasons += sorted({"household-wide wash sale: " + carried_loss_reason(link) for link in household_wide})
+        prefix = ("larger same-account wash-sale adjustment than the custodian's: " if custodian_adjustment
+                  else "same-account wash sale the custodian did not apply: ")
+        reasons += sorted({prefix + carried_loss_reason(link) for link in links if link not in household_wide})
+    elif engine_adjustment < custodian_adjustment:
+        if links:
+            reasons.append("custodian wash-sale adjustment only partly reproduced: replacement shares matched "
+                           "household-wide to an earlier loss")
+        else:
+            reasons.append("custodian wash-sale adjustment with no loss sale in the history that it could come from")
+    return "; ".join(reasons) or "basis differs from the transaction history"
+
+
+def engine_lot_basis(open_lots: pd.DataFrame, transactions: pd.DataFrame, accounts: pd.DataFrame,
+                     securities: pd.DataFrame) -> pd.DataFrame:
+    """One row per custodian open lot: the engine's basis (household-wide wash sales), the difference and
+    a reason when it is not zero. Each household is replayed alone: a history that does not replay
+    gives its lots a reason, not an exception."""
+    account_map = {r.account_id: Account(r.account_id, _s(r.registration) or "individual", _s(r.household_id))
+                   for r in accounts.itertuples()}
+    security_map = {r.security_id: Security(r.security_id, _s(r.identical_group), _s(r.security_type) or "equity")
+                    for r in securities.itertuples()}
+    trades = transactions[transactions["transaction_type"].isin(["buy", "reinvest", "sell"])
+                          & transactions["security_id"].notna()]
+    household_of = {a: acc.household_id for a, acc in account_map.items()}
+    lot_households = open_lots["account_id"].map(lambda a: household_of.get(a, ""))
+    trade_households = trades["account_id"].map(lambda a: household_of.get(a, ""))
+    trades_by_household = {h: group for h, group in trades.groupby(trade_households, sort=False)}
+    rows = []
+    for household_id, lots_h in open_lots.groupby(lot_households, sort=True):
+        accts = {a for a, h in household_of.items() if h == household_id}
+        trades_h = trades_by_household.get(household_id, trades.iloc[0:0])
+        error, engine = "", []
+        try:
+            txns, accts_h = history(trades_h), {a: account_map[a] for a in accts}
+            custodian = replay(txns, accts_h, security_map, view="custodian", opening_lots=opening_lots(lots_h, trades_h))
+            result = replay(txns, accts_h, security_map,
+                            opening_lots=opening_lots(lots_h, trades_h, replaced_fractions(custodian)))
+            engine = result.open_lots
+        except ValueError as exc:
+            error = str(exc)
+        by_lot: dict = defaultdict(list)
+        for lot in engine:
+            by_lot[(lot.account_id, lot.root_lot_id)].append(lot)
+        for r in lots_h.itertuples():
+            mine = by_lot.get((r.account_id, r.lot_id), [])
+            custodian_basis, custodian_adj, custodian_q = _d(r.cost_basis), _d(r.wash_sale_adjustment), _d(r.quantity)
+            basis = sum((lot.basis for lot in mine), Decimal(0))
+            adjustment = sum((lot.wash_sale_adjustment for lot in mine), Decimal(0))
+            quantity = sum((lot.quantity for lot in mine), Decimal(0))
+            difference = basis - custodian_basis if mine and not error else None
+            reason = None
+            if difference is None or abs(difference) > TOLERANCE or quantity != custodian_q:
+                reason = _reason(mine, custodian_adj, adjustment, custodian_q, quantity, error)
+            rows.append({
+                "account_id": r.account_id, "lot_id": r.lot_id, "household_id": household_id or None,
+                "security_id": r.security_id, "custodian_quantity": float(custodian_q),
+                "engine_quantity": float(quantity) if mine else None, "custodian_cost_basis": float(custodian_basis),
+                "engine_cost_basis": round(float(basis), 2) if mine and not error else None,
+                "basis_difference": None if difference is None else round(float(difference), 2),
+                "custodian_wash_sale_adjustment": float(custodian_adj),
+                "engine_wash_sale_adjustment": round(float(adjustment), 2) if mine and not error else None,
+                "custodian_adjusted_acquired_date": _date(r.adjusted_acquired_date),
+                "engine_adjusted_acquired_date": min(lot.adjusted_acquired_date for lot in mine) if mine else None,
+                "basis_difference_reason": reason,
+            })
+    return pd.DataFrame(rows, columns=LOT_BASIS_COLUMNS)

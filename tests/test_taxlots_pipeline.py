@@ -1,0 +1,65 @@
+"""The engine's basis next to the custodian's for every open lot: a difference always comes with a reason."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from taxlots.pipeline import engine_lot_basis
+
+ACCOUNTS = pd.DataFrame({"account_id": ["OWN", "SPO", "IRA"], "household_id": ["H1"] * 3,
+                         "registration": ["individual", "individual", "traditional_ira"]})
+SECURITIES = pd.DataFrame({"security_id": ["X", "Y"], "identical_group": ["X", "Y"], "security_type": ["equity"] * 2})
+
+
+def lots(rows):
+    return pd.DataFrame(rows, columns=["account_id", "lot_id", "security_id", "quantity", "cost_basis",
+                                       "acquired_date", "adjusted_acquired_date", "wash_sale_adjustment"])
+
+
+def txns(rows):
+    return pd.DataFrame(rows, columns=["transaction_id", "account_id", "trade_date", "transaction_type", "security_id",
+                                       "quantity", "amount", "lot_id", "realized_gain", "holding_term"])
+
+
+def test_a_spouse_replacement_shows_as_a_basis_difference_with_its_reason():
+    open_lots = lots([("OWN", "L1", "X", 5, 500.0, "2025-01-02", "2025-01-02", 0.0),
+                      ("SPO", "L2", "X", 10, 900.0, "2026-03-10", "2026-03-10", 0.0),
+                      ("OWN", "L3", "Y", 1, 50.0, "2024-01-02", "2024-01-02", 0.0)])
+    history = txns([("T1", "OWN", "2026-03-01", "sell", "X", 5, 400.0, "L1", -100.0, "long"),
+                    ("T2", "SPO", "2026-03-10", "buy", "X", 10, -900.0, "L2", None, None),
+                    ("T3", "OWN", "2026-03-11", "deposit", None, None, 1000.0, None, None, None)])
+    out = engine_lot_basis(open_lots, history, ACCOUNTS, SECURITIES).set_index("lot_id")
+    spouse = out.loc["L2"]
+    assert spouse["engine_cost_basis"] == pytest.approx(1000.0) and spouse["basis_difference"] == pytest.approx(100.0)
+    assert "household-wide wash sale" in spouse["basis_difference_reason"] and "T1" in spouse["basis_difference_reason"]
+    assert out.loc["L1", "engine_quantity"] == 5 and out.loc["L1", "basis_difference"] == pytest.approx(0.0)
+    assert pd.isna(out.loc["L1", "basis_difference_reason"]) and pd.isna(out.loc["L3", "basis_difference_reason"])
+
+
+def test_a_custodian_adjustment_without_a_loss_in_the_history_is_named_not_overwritten():
+    open_lots = lots([("OWN", "L9", "X", 2, 260.0, "2026-05-01", "2026-02-01", 60.0)])
+    history = txns([("T1", "OWN", "2026-05-01", "buy", "X", 2, -200.0, "L9", None, None)])
+    row = engine_lot_basis(open_lots, history, ACCOUNTS, SECURITIES).iloc[0]
+    assert row["custodian_cost_basis"] == 260.0 and row["engine_cost_basis"] == 200.0
+    assert "no loss sale in the history" in row["basis_difference_reason"]
+
+
+def test_a_history_that_does_not_replay_holds_its_household_with_a_reason():
+    open_lots = lots([("OWN", "L1", "X", 1, 100.0, "2026-01-02", "2026-01-02", 0.0)])
+    history = txns([("T1", "OWN", "2026-01-02", "buy", "X", 1, -100.0, "L1", None, None),
+                    ("T2", "OWN", "2026-02-02", "sell", "X", 3, 300.0, "L1", 0.0, "short")])
+    row = engine_lot_basis(open_lots, history, ACCOUNTS, SECURITIES).iloc[0]
+    assert row["basis_difference_reason"].startswith("history does not replay: T2")
+    assert pd.isna(row["basis_difference"])
+
+
+def test_a_lot_closed_in_the_history_gets_back_the_loss_the_custodian_already_disallowed():
+    # 2 shares of a closed lot sold for 200 at a raw loss of 100; the custodian replaced 1 share, so it
+    # reports realized_gain -50 and adds 50 to the replacement: the engine agrees to the cent
+    open_lots = lots([("OWN", "R1", "X", 1, 140.0, "2026-03-10", "2025-12-10", 50.0)])
+    history = txns([("T1", "OWN", "2026-03-01", "sell", "X", 2, 200.0, "GONE", -50.0, "short"),
+                    ("T2", "OWN", "2026-03-10", "buy", "X", 1, -90.0, "R1", None, None)])
+    row = engine_lot_basis(open_lots, history, ACCOUNTS, SECURITIES).iloc[0]
+    assert row["engine_cost_basis"] == pytest.approx(140.0) and row["engine_wash_sale_adjustment"] == pytest.approx(50.0)
+    assert pd.isna(row["basis_difference_reason"])
