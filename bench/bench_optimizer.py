@@ -4,6 +4,13 @@
     .venv/bin/python bench/bench_optimizer.py --lots 1500 --accounts 2
     .venv/bin/python bench/bench_optimizer.py --households 200 --workers 2   # + end-to-end run
     .venv/bin/python bench/bench_optimizer.py --appsi              # + Pyomo's appsi HiGHS interface
+    .venv/bin/python bench/bench_optimizer.py --per-household 10 --lots 4000 --accounts 2   # issue 5 table
+    .venv/bin/python bench/bench_optimizer.py --per-household 10 --lots 4000 --accounts 2 --risk
+
+--per-household N: N different households (seeds 0..N-1), each solved --repeats times through both
+paths; prints per-household median milliseconds, the ratio, and households/s of
+optimize_households (1 worker, one process, no warm start: every household from a cold HiGHS).
+--risk: with a risk model (synthetic 3-year price history) so the tracking error is priced.
 
 Pyomo path = standard form (numpy) + Pyomo model build + Pyomo -> HiGHS translation + solve.
 Raw floor  = the same standard-form arrays handed to highspy directly + the same solve.
@@ -35,6 +42,7 @@ from optimization import (  # noqa: E402
     solve_household_model,
 )
 from optimization.solve import branch_and_bound, highs_from_arrays  # noqa: E402
+from optimization.risk import estimate_risk_model, synthetic_price_history  # noqa: E402
 from optimization.testing import synthetic_frames  # noqa: E402
 
 AS_OF = dt.date(2026, 3, 2)
@@ -71,7 +79,12 @@ def main() -> None:
     parser.add_argument("--appsi", action="store_true", help="also time Pyomo's appsi HiGHS interface")
     parser.add_argument("--households", type=int, default=0, help="also run optimize_households on N households")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--per-household", type=int, default=0, help="table over N households (issue 5)")
+    parser.add_argument("--risk", action="store_true", help="price tracking error with a risk model")
     args = parser.parse_args()
+    if args.per_household:
+        per_household(args)
+        return
 
     settings = OptimizerSettings()
     frames = synthetic_frames(
@@ -146,6 +159,56 @@ def main() -> None:
             f"solve p50/p95/max {np.percentile(outcomes.solve_seconds, 50):.3f}/"
             f"{np.percentile(outcomes.solve_seconds, 95):.3f}/{outcomes.solve_seconds.max():.3f} s"
         )
+
+
+def per_household(args) -> None:
+    settings = OptimizerSettings()
+    t0 = time.perf_counter()
+    frames = synthetic_frames(
+        args.per_household, n_securities=args.securities, n_lots=args.lots, n_accounts=args.accounts, as_of=AS_OF
+    )
+    risk, t_risk = None, 0.0
+    if args.risk:
+        sec = frames["dim_securities"]
+        history = synthetic_price_history(sec.security_id.tolist(), dict(zip(sec.security_id, sec.gics_sector)))
+        t1 = time.perf_counter()
+        risk = estimate_risk_model(history, sec)
+        t_risk = time.perf_counter() - t1
+    t1 = time.perf_counter()
+    problems = household_problems_from_marts(frames, AS_OF, settings, risk_model=risk)
+    t_marts = time.perf_counter() - t1
+    print(f"{args.per_household} households, {args.securities} securities, ~{args.lots} lots, {args.accounts} accounts"
+          f"{', risk model (' + format(t_risk, '.2f') + ' s to estimate)' if risk else ''}; "
+          f"synthetic marts {t1 - t0:.1f} s, marts -> problems {t_marts:.2f} s; median of {args.repeats} runs each\n")
+    print("| household | lots | columns (binary) | rows | Pyomo path ms (form + build + solve) | raw highspy floor ms "
+          "(form + pass + solve) | ratio | B&B nodes |")
+    print("|---|---|---|---|---|---|---|---|")
+    pyomo_ms, raw_ms = [], []
+    for problem in problems:
+        def pyomo_path():
+            form = household_standard_form(problem, settings)
+            model = build_household_model(problem, settings, form)
+            return form, solve_household_model(model, settings)
+
+        def raw_path():
+            form = household_standard_form(problem, settings)
+            return raw_solve(form, settings, "branch_and_bound")
+
+        t_pyomo, (form, result) = timed(pyomo_path, args.repeats)
+        t_raw, raw_obj = timed(raw_path, args.repeats)
+        assert abs(result.objective - raw_obj) <= 1e-6 * max(1.0, abs(raw_obj)) + 1e-3, (result.objective, raw_obj)
+        pyomo_ms.append(1e3 * t_pyomo)
+        raw_ms.append(1e3 * t_raw)
+        print(f"| {problem.household_id} | {len(problem.lots)} | {form.num_col} ({int(form.col_binary.sum())}) | "
+              f"{form.num_row} | {1e3 * t_pyomo:.0f} | {1e3 * t_raw:.0f} | {t_pyomo / t_raw:.2f}x | {result.nodes} |")
+    med_p, med_r = statistics.median(pyomo_ms), statistics.median(raw_ms)
+    print(f"| **median** | | | | **{med_p:.0f}** | **{med_r:.0f}** | **{med_p / med_r:.2f}x** | |")
+    t1 = time.perf_counter()
+    trades, outcomes = optimize_households(problems, settings)
+    wall = time.perf_counter() - t1
+    print(f"\noptimize_households, 1 worker, {len(problems)} households: {wall:.2f} s = "
+          f"{len(problems) / wall:.2f} households/s/core (status {outcomes.status.value_counts().to_dict()}, "
+          f"{len(trades)} trades; includes rounding and trade rows)")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ See optimization/README.md for the formulation, defaults, rounding step and spee
 from optimization.data import AccountData, HouseholdProblem, LotTable, household_problems_from_marts
 from optimization.extract import TRADE_COLUMNS, extract_quantities, round_quantities
 from optimization.model import StandardForm, build_household_model, household_standard_form
+from optimization.risk import HouseholdRisk, RiskModel, estimate_risk_model
 from optimization.optimize import OUTCOME_COLUMNS, optimize_household, optimize_households
 from optimization.settings import OptimizerSettings
 from optimization.solve import SolveResult, SolveStatus, compile_linear_model, solve_household_model
@@ -19,6 +20,9 @@ from optimization.solve import SolveResult, SolveStatus, compile_linear_model, s
 __all__ = [
     "AccountData",
     "HouseholdProblem",
+    "HouseholdRisk",
+    "RiskModel",
+    "estimate_risk_model",
     "LotTable",
     "OptimizerSettings",
     "OUTCOME_COLUMNS",

@@ -11,12 +11,16 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from optimization.settings import OptimizerSettings
+
+if TYPE_CHECKING:
+    from optimization.risk import HouseholdRisk, RiskModel  # noqa: F401
 
 CASH = "CASH"  # the cash sentinel of the custodian layout (positions, targets)
 CASH_BUCKET = "cash"
@@ -104,6 +108,9 @@ class HouseholdProblem:
     lots: LotTable = field(default_factory=LotTable.empty)
     notes: tuple[str, ...] = ()  # facts for the outcome message (ignored requests, ...)
     error: str | None = None  # set when the marts could not even be assembled
+    realized_st_gain_ytd: float = 0.0  # net realized this year before today (dim_households)
+    realized_lt_gain_ytd: float = 0.0
+    risk: "HouseholdRisk | None" = None  # risk model rows for security_ids; None: no tracking error
 
     # ----------------------------------------------------------------------------------------
     @property
@@ -210,8 +217,12 @@ def household_problems_from_marts(
     frames: Mapping[str, pd.DataFrame],
     as_of: dt.date,
     settings: OptimizerSettings = OptimizerSettings(),
+    risk_model: "RiskModel | None" = None,
 ) -> list[HouseholdProblem]:
     """One HouseholdProblem per ready household, sorted by household_id. Pure: no I/O.
+
+    `risk_model` (optimization.risk.estimate_risk_model): when given, every problem carries its
+    securities' rows of it (tracking error reported and priced); when None, no tracking error.
 
     Columns are normalised once for all households (vectorised), then sliced per household, so
     the cost grows with the number of lots, not households x lots.
@@ -229,9 +240,10 @@ def household_problems_from_marts(
     hh = frames["dim_households"]
     hh_ids = _keys(hh, "household_id")
     hh_rates = {
-        h: (st, lt, budget)
-        for h, st, lt, budget in zip(
-            hh_ids, _numbers(hh, "st_rate"), _numbers(hh, "lt_rate"), _numbers(hh, "tax_budget_remaining")
+        h: (st, lt, budget, st_ytd, lt_ytd)
+        for h, st, lt, budget, st_ytd, lt_ytd in zip(
+            hh_ids, _numbers(hh, "st_rate"), _numbers(hh, "lt_rate"), _numbers(hh, "tax_budget_remaining"),
+            _numbers(hh, "realized_st_gain_ytd", 0.0), _numbers(hh, "realized_lt_gain_ytd", 0.0),
         )
     }
 
@@ -301,6 +313,15 @@ def household_problems_from_marts(
                 take(lot_cols, lot_slices.rows(household_id)), take(tgt_cols, tgt_slices.rows(household_id)),
                 take(win_cols, win_slices.rows(household_id)), take(req_cols, req_slices.rows(household_id)),
             )
+            if risk_model is not None:
+                risk = risk_model.household_risk(problem.security_ids, problem.bucket)
+                notes = problem.notes
+                if risk.unmodelled:
+                    notes += (
+                        f"risk model: no price history for {len(risk.unmodelled)} securities "
+                        f"({', '.join(risk.unmodelled[:3])}...), prior exposures used",
+                    )
+                problem = replace(problem, risk=risk, notes=notes)
         except Exception as exc:  # noqa: BLE001 - one household's bad data must not stop the rest
             problem = HouseholdProblem(household_id, as_of, error=f"{type(exc).__name__}: {exc}")
         problems.append(problem)
@@ -312,7 +333,7 @@ def _household_problem(
 ) -> HouseholdProblem:
     if household_id not in hh_rates:
         raise KeyError(f"household {household_id} not in dim_households")
-    st_rate, lt_rate, budget = hh_rates[household_id]
+    st_rate, lt_rate, budget, st_ytd, lt_ytd = hh_rates[household_id]
     notes: list[str] = []
 
     # accounts and requests ----------------------------------------------------------------------
@@ -435,4 +456,6 @@ def _household_problem(
         no_buy_groups=frozenset(no_buy),
         lots=lot_table,
         notes=tuple(notes),
+        realized_st_gain_ytd=0.0 if math.isnan(st_ytd) else float(st_ytd),
+        realized_lt_gain_ytd=0.0 if math.isnan(lt_ytd) else float(lt_ytd),
     )

@@ -99,6 +99,23 @@ def drift_after(problem: HouseholdProblem, facts: HouseholdFacts, q: Quantities)
     return drift(problem, values, float(cash.sum()))
 
 
+def tracking_error(problem: HouseholdProblem, values: np.ndarray, cash: float) -> float:
+    """Annualised ex-ante tracking error vs target (problem.risk); NaN without a risk model."""
+    total = float(values.sum()) + cash
+    if problem.risk is None or total <= 0:
+        return float("nan")
+    return problem.risk.tracking_error(values / total - problem.target_weight)
+
+
+def tracking_error_before(problem: HouseholdProblem) -> float:
+    return tracking_error(problem, problem.holding_values, problem.total_cash)
+
+
+def tracking_error_after(problem: HouseholdProblem, facts: HouseholdFacts, q: Quantities) -> float:
+    values, cash = holdings_after(problem, facts, q)
+    return tracking_error(problem, values, float(cash.sum()))
+
+
 def estimated_tax(facts: HouseholdFacts, q: Quantities) -> float:
     return float((q.sell * facts.tax_per_share).sum())
 

@@ -57,6 +57,8 @@ class HouseholdFacts:
     value_before: float  # V
     value_after: float  # V - withdrawals - gifts: the base of every target weight
     notes: tuple[str, ...] = ()
+    inside_bands: bool = False  # every holding and the total drift within their drift bands
+    band: np.ndarray | None = None  # per holding (securities, then CASH): band half-width, weight
 
 
 def household_facts(problem: HouseholdProblem, settings: OptimizerSettings) -> HouseholdFacts:
@@ -108,6 +110,16 @@ def household_facts(problem: HouseholdProblem, settings: OptimizerSettings) -> H
         if problem.target_weight[s] > 0 and problem.identical_group[s] not in problem.no_buy_groups
         and shortfall[s] + relievable[s] > 0
     ]
+    # drift bands (settings): measured on the household before trades and requests
+    target_h = np.append(problem.target_weight, problem.cash_target_weight)
+    weight_h = np.append(problem.holding_values, problem.total_cash) / value_before
+    band = np.maximum(settings.drift_band_absolute, settings.drift_band_relative * target_h)
+    dev_h = np.abs(weight_h - target_h)
+    inside = bool(band.max(initial=0.0) > 0 and np.all(dev_h <= band + 1e-12)
+                  and 0.5 * dev_h.sum() <= settings.drift_band_total + 1e-12)
+    if inside:
+        notes.append("inside drift bands: only harvesting or requests trade")
+
     buy_account, buy_security, buy_upper = [], [], []
     for a, account in enumerate(accounts):
         if budget[a] <= 0:
@@ -137,6 +149,8 @@ def household_facts(problem: HouseholdProblem, settings: OptimizerSettings) -> H
         value_before=value_before,
         value_after=value_after,
         notes=tuple(notes),
+        inside_bands=inside,
+        band=band,
     )
 
 
@@ -175,6 +189,8 @@ class StandardForm:
     objective_terms: dict = field(default_factory=dict)  # name -> (cols, coefs), see build_household_model
     tier_columns: dict = field(default_factory=dict)  # "security"/"sector" -> per tier, deviation columns
     facts: HouseholdFacts | None = None
+    risk_aversion: float = 0.0  # effective (0 inside the drift bands)
+    tiers: dict = field(default_factory=dict)  # "security_over"/... -> _Tiers
 
     def add_cols(self, name, labels, lower, upper, cost, binary=False) -> np.ndarray:
         n = len(labels)
@@ -226,9 +242,69 @@ class StandardForm:
         return self.a_col[s:e], self.a_val[s:e]
 
 
-def _tier_widths(tiers, value_after) -> np.ndarray:
-    thresholds = [t for t, _ in tiers] + [INF]
-    return np.array([(thresholds[k + 1] - thresholds[k]) * value_after for k in range(len(tiers))])
+@dataclass(frozen=True, eq=False)
+class _Tiers:
+    """One side (over or under) of a deviation, per row (holding or sector) x tier.
+
+    Breakpoints (weights of V_after): the drift steps; plus the specific-risk breakpoints when the
+    tracking error is priced (holdings); plus, inside the drift bands, the row's current deviation
+    on this side: the tiers below it are `free` (cost 0), so trades that only reduce today's
+    deviation earn nothing and trades that push past it pay the usual drift penalty.
+    """
+
+    lower: np.ndarray  # n x K, weight
+    upper: np.ndarray  # n x K, weight (inf for the last)
+    drift_tier: np.ndarray  # n x K: index into the settings' tiers
+    free: np.ndarray  # n x K bool
+    risk_slope: np.ndarray  # n x K: d_h x secant slope of a^2 (weight units), 0 without risk
+
+    def widths(self, value_after) -> np.ndarray:
+        return (self.upper - self.lower) * value_after
+
+    def cost(self, tiers, risk_aversion=0.0) -> np.ndarray:
+        slopes = np.array([p for _, p in tiers])[self.drift_tier]
+        return np.where(self.free, 0.0, slopes) + risk_aversion * self.risk_slope
+
+
+def square_pieces(points, kind="secant") -> tuple[np.ndarray, np.ndarray]:
+    """Piecewise-linear stand-in for x^2 on x >= 0: (interval lower ends, slope on each interval).
+
+    secant (the optimizer's): interpolates x^2 at 0 and `points` (over-estimates between them,
+    exact at them; beyond the last point, the tangent there). tangent (a lower bound, used by the
+    benchmark to bracket the exact optimum): the max of the tangents at 0 and `points`.
+    """
+    b = np.array((0.0,) + tuple(points))
+    if kind == "secant":
+        upper = np.append(b[1:], INF)
+        return b, np.where(np.isinf(upper), 2.0 * b, b + upper)
+    if kind == "tangent":
+        return np.append(0.0, 0.5 * (b[1:] + b[:-1])), 2.0 * b
+    raise ValueError(f"unknown linearisation {kind}")
+
+
+def _square_slope(lower, points, kind) -> np.ndarray:
+    """Slope of the x^2 stand-in on intervals starting at `lower` (any finer partition)."""
+    ends, slopes = square_pieces(points, kind)
+    return slopes[np.searchsorted(ends, lower + 1e-15, side="right") - 1]
+
+
+def _tiers(tiers, n, extra_points=(), free=None, specific_var=None, kind="secant") -> _Tiers:
+    steps = np.array([t for t, _ in tiers])
+    risk_ends = square_pieces(extra_points, kind)[0][1:] if specific_var is not None else ()
+    base = np.array(sorted(set(steps.tolist()) | set(np.asarray(risk_ends).tolist())))
+    lower = np.tile(base, (n, 1))
+    if free is not None:
+        lower = np.sort(np.column_stack([lower, free]), axis=1)
+        is_free = lower < free[:, None] - 1e-15
+    else:
+        is_free = np.zeros(lower.shape, dtype=bool)
+    upper = np.column_stack([lower[:, 1:], np.full(n, INF)])
+    drift_tier = np.searchsorted(steps, lower, side="right") - 1
+    if specific_var is not None:
+        risk_slope = specific_var[:, None] * _square_slope(lower, extra_points, kind)
+    else:
+        risk_slope = np.zeros(lower.shape)
+    return _Tiers(lower, upper, drift_tier, is_free, risk_slope)
 
 
 def household_standard_form(problem: HouseholdProblem, settings: OptimizerSettings) -> StandardForm:
@@ -240,9 +316,37 @@ def household_standard_form(problem: HouseholdProblem, settings: OptimizerSettin
     V = f.value_after
     tc = settings.trading_cost_rate
     sf = StandardForm(facts=f)
-    tiers, sector_tiers = settings.security_tiers, settings.sector_tiers
-    K, KS = len(tiers), len(sector_tiers)
-    widths, slopes = _tier_widths(tiers, V), np.array([p for _, p in tiers])
+    sector_tiers = settings.sector_tiers
+    price_risk = problem.risk is not None and settings.risk_aversion > 0
+    # inside the drift bands the rebalancing incentives are off (settings "drift bands")
+    sf.risk_aversion = 0.0 if f.inside_bands else settings.risk_aversion
+    holdings = list(problem.security_ids) + [CASH]
+    n_hold = len(holdings)
+    hold_bucket = list(problem.bucket) + [CASH_BUCKET]
+    buckets = sorted(set(hold_bucket))
+    bucket_of = np.array([buckets.index(b) for b in hold_bucket], dtype=np.int64)
+    n_buck = len(buckets)
+    # today's deviation (after the requests, before trades), weight of V_after: the free width
+    # of each side inside the drift bands
+    now = np.append(problem.holding_values, f.cash.sum() - f.withdrawal.sum())
+    now_dev = (now - np.append(problem.target_weight, problem.cash_target_weight) * V) / V
+    now_sector = sum_by(bucket_of, weights=now_dev, minlength=n_buck)
+    band = f.inside_bands
+    extra = settings.specific_risk_breakpoints if price_risk else ()
+    svar = np.append(problem.risk.specific_var, 0.0) if price_risk else None
+    kind = settings.risk_linearization
+    sf.tiers = {
+        "security_over": _tiers(
+            settings.security_tiers, n_hold, extra, np.maximum(now_dev, 0) if band else None, svar, kind
+        ),
+        "security_under": _tiers(
+            settings.security_tiers, n_hold, extra, np.maximum(-now_dev, 0) if band else None, svar, kind
+        ),
+        "sector_over": _tiers(sector_tiers, n_buck, (), np.maximum(now_sector, 0) if band else None),
+        "sector_under": _tiers(sector_tiers, n_buck, (), np.maximum(-now_sector, 0) if band else None),
+    }
+    t_over, t_under = sf.tiers["security_over"], sf.tiers["security_under"]
+    K, KS = t_over.lower.shape[1], sf.tiers["sector_over"].lower.shape[1]
 
     # which identical groups need a same_day_wash_sale switch: loss lots that may be sold + buys
     lot_group = np.array([problem.identical_group[s] for s in lots.security], dtype=object)
@@ -268,29 +372,32 @@ def household_standard_form(problem: HouseholdProblem, settings: OptimizerSettin
     buy_price = price[f.buy_security]
     buy = sf.add_cols("buy", buy_labels, 0.0, f.buy_upper, tc * buy_price)
 
-    holdings = list(problem.security_ids) + [CASH]
-    n_hold = len(holdings)
     hk = [(h, k) for h in holdings for k in range(K)]
-    over = sf.add_cols("security_over", hk, 0.0, np.tile(widths, n_hold), np.tile(slopes, n_hold)).reshape(n_hold, K)
-    under = sf.add_cols("security_under", hk, 0.0, np.tile(widths, n_hold), np.tile(slopes, n_hold)).reshape(n_hold, K)
+    ra = sf.risk_aversion
+    tiers = settings.security_tiers
+    over = sf.add_cols(
+        "security_over", hk, 0.0, t_over.widths(V).ravel(), t_over.cost(tiers, ra).ravel()
+    ).reshape(n_hold, K)
+    under = sf.add_cols(
+        "security_under", hk, 0.0, t_under.widths(V).ravel(), t_under.cost(tiers, ra).ravel()
+    ).reshape(n_hold, K)
 
-    hold_bucket = list(problem.bucket) + [CASH_BUCKET]
-    buckets = sorted(set(hold_bucket))
-    bucket_of = np.array([buckets.index(b) for b in hold_bucket], dtype=np.int64)
-    n_buck = len(buckets)
     bk = [(b, k) for b in buckets for k in range(KS)]
-    s_widths = np.tile(_tier_widths(sector_tiers, V), n_buck)
-    s_slopes = np.tile([p for _, p in sector_tiers], n_buck)
-    s_over = sf.add_cols("sector_over", bk, 0.0, s_widths, s_slopes)
-    s_under = sf.add_cols("sector_under", bk, 0.0, s_widths, s_slopes)
+    so_t, su_t = sf.tiers["sector_over"], sf.tiers["sector_under"]
+    s_over = sf.add_cols("sector_over", bk, 0.0, so_t.widths(V).ravel(), so_t.cost(sector_tiers).ravel())
+    s_under = sf.add_cols("sector_under", bk, 0.0, su_t.widths(V).ravel(), su_t.cost(sector_tiers).ravel())
 
     # deviation of a switched security in the harvest branch (the regular columns hold the buy
     # branch), and the dollars of its non-loss lots sold or given, split by branch
     sw_labels = [problem.security_ids[s] for s in sw_secs]
     swk = [(h, k) for h in sw_labels for k in range(K)]
     n_sw = len(sw_secs)
-    h_over = sf.add_cols("harvest_over", swk, 0.0, np.tile(widths, n_sw), np.tile(slopes, n_sw)).reshape(n_sw, K)
-    h_under = sf.add_cols("harvest_under", swk, 0.0, np.tile(widths, n_sw), np.tile(slopes, n_sw)).reshape(n_sw, K)
+    h_over = sf.add_cols(
+        "harvest_over", swk, 0.0, t_over.widths(V)[sw_secs].ravel(), t_over.cost(tiers, ra)[sw_secs].ravel()
+    ).reshape(n_sw, K)
+    h_under = sf.add_cols(
+        "harvest_under", swk, 0.0, t_under.widths(V)[sw_secs].ravel(), t_under.cost(tiers, ra)[sw_secs].ravel()
+    ).reshape(n_sw, K)
     relief_lot = (f.gain_per_share >= 0) & switched[lots.security]
     relief_max = sum_by(
         lots.security, weights=np.where(relief_lot, lots.quantity * f.lot_price, 0.0), minlength=n_sec
@@ -316,6 +423,30 @@ def household_standard_form(problem: HouseholdProblem, settings: OptimizerSettin
     switch = sf.add_cols("wash_sale_switch", switch_groups, 0.0, 1.0, 0.0, binary=True)
     z_of_sec = np.full(n_sec, -1)
     z_of_sec[sw_secs] = [switch[switch_index[problem.identical_group[s]]] for s in sw_secs]
+
+    # factor part of the tracking error: y = B'a (factor exposures of the active weights), z = L'y
+    # with F = L L' (so y'Fy = |z|^2), |z_k| in tiers priced at the secant slopes of z^2
+    if price_risk:
+        risk = problem.risk
+        n_fac = len(risk.factor_names)
+        chol = np.linalg.cholesky(risk.factor_cov + 1e-14 * np.eye(n_fac))
+        fac_y = sf.add_cols("factor_exposure", list(risk.factor_names), -INF, INF, 0.0)
+        zb, z_secant = square_pieces(settings.factor_risk_breakpoints, settings.risk_linearization)
+        z_upper = np.append(zb[1:], INF)
+        zk = [(k, j) for k in range(n_fac) for j in range(len(zb))]
+        z_cost = np.tile(z_secant, n_fac) * V * sf.risk_aversion
+        z_over = sf.add_cols("factor_risk_over", zk, 0.0, np.tile((z_upper - zb), n_fac), z_cost).reshape(n_fac, -1)
+        z_under = sf.add_cols("factor_risk_under", zk, 0.0, np.tile((z_upper - zb), n_fac), z_cost).reshape(n_fac, -1)
+
+    # losses the household cannot use this year (beyond net gains + the ordinary offset)
+    taxable_lot = f.tax_rate > 0
+    st_loss = np.flatnonzero(taxable_lot & ~lots.is_long_term & (f.gain_per_share < 0) & (f.sell_upper > 0))
+    lt_loss = np.flatnonzero(taxable_lot & lots.is_long_term & (f.gain_per_share < 0) & (f.sell_upper > 0))
+    price_unusable = settings.unusable_loss_value < 1.0 and (len(st_loss) + len(lt_loss)) > 0
+    if price_unusable:
+        discount = 1.0 - settings.unusable_loss_value
+        u_st = sf.add_cols("unusable_st_loss", [None] if len(st_loss) else [], 0.0, INF, discount * problem.st_rate)
+        u_lt = sf.add_cols("unusable_lt_loss", [None] if len(lt_loss) else [], 0.0, INF, discount * problem.lt_rate)
 
     # --- security_weight_deviation[h]: value_h after - t_h V_after = sum_k over - sum_k under ----
     # CASH: its value after is the sum of cash_after over accounts (cash_balance rows below)
@@ -461,6 +592,43 @@ def household_standard_form(problem: HouseholdProblem, settings: OptimizerSettin
     sf.add_coefs(gb_rows, g_relief, 1.0)
     sf.add_coefs(gb_rows, z_of_sec[gr_secs], gift_value_max[gr_secs])
 
+    # --- factor_exposure_definition[f]: V_after y_f = sum_i B_if (dollars of i over - under) -----
+    # (switched securities: both branches' deviation columns; the idle branch's net is 0)
+    if price_risk:
+        fe = sf.add_rows("factor_exposure_definition", list(risk.factor_names), 0.0, 0.0)
+        sf.add_coefs(fe, fac_y, V)
+        i_nz, f_nz = np.nonzero(risk.exposures)
+        b_nz = risk.exposures[i_nz, f_nz]
+        sf.add_coefs(np.repeat(fe[f_nz], K), over[i_nz].ravel(), np.repeat(-b_nz, K))
+        sf.add_coefs(np.repeat(fe[f_nz], K), under[i_nz].ravel(), np.repeat(b_nz, K))
+        sw_pos = np.full(n_sec, -1)
+        sw_pos[sw_secs] = np.arange(n_sw)
+        on_sw = sw_pos[i_nz] >= 0
+        sf.add_coefs(np.repeat(fe[f_nz[on_sw]], K), h_over[sw_pos[i_nz[on_sw]]].ravel(), np.repeat(-b_nz[on_sw], K))
+        sf.add_coefs(np.repeat(fe[f_nz[on_sw]], K), h_under[sw_pos[i_nz[on_sw]]].ravel(), np.repeat(b_nz[on_sw], K))
+        # --- factor_risk_definition[k]: z_k = sum_f L_fk y_f = sum_j over - sum_j under ----------
+        fr = sf.add_rows("factor_risk_definition", list(range(n_fac)), 0.0, 0.0)
+        kk, ff = np.meshgrid(np.arange(n_fac), np.arange(n_fac), indexing="ij")
+        sf.add_coefs(fr[kk.ravel()], fac_y[ff.ravel()], chol[ff.ravel(), kk.ravel()])
+        nz = z_over.shape[1]
+        sf.add_coefs(np.repeat(fr, nz), z_over.ravel(), -1.0)
+        sf.add_coefs(np.repeat(fr, nz), z_under.ravel(), 1.0)
+
+    # --- unusable_loss_beyond_offset: unusable >= -(YTD net + today's net gain) - offset --------
+    # unusable_st/lt_loss_within_losses: each part at most the losses of its character sold today
+    if price_unusable:
+        ytd = problem.realized_st_gain_ytd + problem.realized_lt_gain_ytd
+        tl = np.flatnonzero(taxable_lot)
+        ub = sf.add_rows("unusable_loss_beyond_offset", [None], -ytd - settings.ordinary_loss_offset, INF)
+        sf.add_coefs(np.full(len(tl), ub[0]), sell[tl], f.gain_per_share[tl])
+        for name, u, loss in (("st", u_st, st_loss), ("lt", u_lt, lt_loss)):
+            if not len(u):
+                continue
+            sf.add_coefs(ub, u, 1.0)
+            w = sf.add_rows(f"unusable_{name}_loss_within_losses", [None], -INF, 0.0)
+            sf.add_coefs(w, u, 1.0)
+            sf.add_coefs(np.full(len(loss), w[0]), sell[loss], f.gain_per_share[loss])
+
     # --- objective parts (the Pyomo model names them; c above is their weighted sum) ------------
     near = np.flatnonzero(f.near_long_term_gain)
     sf.objective_terms = {
@@ -469,10 +637,29 @@ def household_standard_form(problem: HouseholdProblem, settings: OptimizerSettin
         "traded_value": (np.concatenate([sell, buy]), np.concatenate([f.lot_price, buy_price])),
         "gift_tax_avoided": (gift, f.gain_per_share[gift_lots] * problem.lt_rate),
     }
+    # deviation columns grouped by the knob that prices them (free columns: none)
+    dev = [(over, t_over, slice(None)), (under, t_under, slice(None)), (h_over, t_over, sw_secs), (h_under, t_under, sw_secs)]
+    dev_cols = np.concatenate([c.reshape(-1, K) for c, _, _ in dev])
+    dev_tier = np.concatenate([t.drift_tier[r] for _, t, r in dev]).reshape(-1, K)
+    dev_free = np.concatenate([t.free[r] for _, t, r in dev]).reshape(-1, K)
+    s_cols = np.concatenate([s_over.reshape(n_buck, KS), s_under.reshape(n_buck, KS)])
+    s_tier = np.concatenate([so_t.drift_tier, su_t.drift_tier])
+    s_free = np.concatenate([so_t.free, su_t.free])
     sf.tier_columns = {
-        "security": [np.concatenate([over[:, k], under[:, k], h_over[:, k], h_under[:, k]]) for k in range(K)],
-        "sector": [np.concatenate([s_over[k::KS], s_under[k::KS]]) for k in range(KS)],
+        "security": [dev_cols[(dev_tier == k) & ~dev_free] for k in range(len(tiers))],
+        "sector": [s_cols[(s_tier == k) & ~s_free] for k in range(len(sector_tiers))],
     }
+    if price_risk:
+        slope = np.concatenate([t.risk_slope[r] for _, t, r in dev]).reshape(-1, K)
+        keep = slope > 0
+        sf.objective_terms["specific_risk"] = (dev_cols[keep], slope[keep])
+        zc = np.concatenate([z_over.ravel(), z_under.ravel()])
+        sf.objective_terms["factor_risk"] = (zc, np.tile(np.tile(z_secant, n_fac), 2) * V)
+    if price_unusable:
+        uc = np.concatenate([u_st, u_lt])
+        sf.objective_terms["unusable_loss_tax_value"] = (
+            uc, np.array([problem.st_rate] * len(u_st) + [problem.lt_rate] * len(u_lt))
+        )
     return sf.finish()
 
 
@@ -503,6 +690,11 @@ _VARIABLES = {
     "cash_after": ("cash_after", "ACCOUNTS", pyo.Reals, "account cash after trades and withdrawals"),
     "tax_overrun": ("tax_overrun", None, pyo.NonNegativeReals, "estimated tax above the budget"),
     "wash_sale_switch": ("wash_sale_switch", "WASH_SWITCH_GROUPS", pyo.Binary, "1: harvest losses, 0: buy"),
+    "factor_exposure": ("factor_exposure", "FACTORS", pyo.Reals, "risk-model factor exposure of the active weights"),
+    "factor_risk_over": ("factor_risk_over", "FACTOR_RISK_TIERS", pyo.NonNegativeReals, "rotated exposure > 0, per tier"),
+    "factor_risk_under": ("factor_risk_under", "FACTOR_RISK_TIERS", pyo.NonNegativeReals, "rotated exposure < 0, per tier"),
+    "unusable_st_loss": ("unusable_st_loss", None, pyo.NonNegativeReals, "ST loss dollars not usable this year"),
+    "unusable_lt_loss": ("unusable_lt_loss", None, pyo.NonNegativeReals, "LT loss dollars not usable this year"),
 }
 
 
@@ -534,6 +726,8 @@ def _build_household_model(problem, settings, form) -> pyo.ConcreteModel:
     m.SWITCHED_TIERS = pyo.Set(initialize=labels["harvest_over"], dimen=2, ordered=True)
     m.WASH_SWITCH_GROUPS = pyo.Set(initialize=labels["wash_sale_switch"], ordered=True)
     m.ACCOUNTS = pyo.Set(initialize=labels["cash_after"], ordered=True)
+    m.FACTORS = pyo.Set(initialize=labels.get("factor_exposure", []), ordered=True)
+    m.FACTOR_RISK_TIERS = pyo.Set(initialize=labels.get("factor_risk_over", []), dimen=2, ordered=True)
     m.TIERS = pyo.Set(initialize=range(len(settings.security_tiers)), ordered=True)
     m.SECTOR_TIER = pyo.Set(initialize=range(len(settings.sector_tiers)), ordered=True)
 
@@ -542,6 +736,8 @@ def _build_household_model(problem, settings, form) -> pyo.ConcreteModel:
     m.sector_drift_penalty = pyo.Param(
         m.SECTOR_TIER, initialize={k: p for k, (_, p) in enumerate(settings.sector_tiers)}, mutable=True
     )
+    m.risk_aversion = pyo.Param(initialize=sf.risk_aversion, mutable=True)  # 0 inside the bands
+    m.unusable_loss_value = pyo.Param(initialize=settings.unusable_loss_value, mutable=True)
     m.trading_cost_rate = pyo.Param(initialize=settings.trading_cost_rate, mutable=True)
     m.near_long_term_penalty = pyo.Param(initialize=settings.near_long_term_penalty, mutable=True)
     m.gift_preference = pyo.Param(initialize=settings.gift_preference, mutable=True)
@@ -608,6 +804,11 @@ def _build_household_model(problem, settings, form) -> pyo.ConcreteModel:
     )
     if "tax_budget" in sf.row_blocks:
         cost = cost + m.tax_overrun_penalty * m.tax_overrun
+    if "specific_risk" in sf.objective_terms:
+        # risk_aversion x V_after x TE^2, linearised (README "Tracking error")
+        cost = cost + m.risk_aversion * (m.specific_risk + m.factor_risk)
+    if "unusable_loss_tax_value" in sf.objective_terms:
+        cost = cost + (1 - m.unusable_loss_value) * m.unusable_loss_tax_value
     m.total_cost = pyo.Objective(expr=cost, sense=pyo.minimize)
     return m
 

@@ -18,6 +18,8 @@ from optimization.extract import (
     drift_before,
     estimated_tax,
     extract_quantities,
+    tracking_error_after,
+    tracking_error_before,
     round_quantities,
     trade_rows,
     trades_frame,
@@ -29,6 +31,8 @@ from optimization.solve import SolveStatus, solve_household_model
 OUTCOME_COLUMNS = [
     "household_id", "status", "termination", "objective", "build_seconds", "solve_seconds", "lot_count",
     "variable_count", "constraint_count", "drift_before", "drift_after", "estimated_tax", "trade_count", "message",
+    # added for issue 5 (annualised ex-ante tracking error vs target; NaN without a risk model)
+    "tracking_error_before", "tracking_error_after",
 ]
 
 
@@ -38,12 +42,14 @@ def optimize_household(problem: HouseholdProblem, settings: OptimizerSettings = 
     outcome.update(
         household_id=problem.household_id, lot_count=len(problem.lots), estimated_tax=0.0, trade_count=0,
         build_seconds=0.0, solve_seconds=0.0, objective=math.nan, drift_before=math.nan, drift_after=math.nan,
+        tracking_error_before=math.nan, tracking_error_after=math.nan,
     )
     messages = list(problem.notes)
     stage = "validate"
     try:
         problem.validate()
         outcome["drift_before"] = drift_before(problem)
+        outcome["tracking_error_before"] = tracking_error_before(problem)
         stage = "build"
         t0 = time.perf_counter()
         form = household_standard_form(problem, settings)
@@ -76,7 +82,10 @@ def optimize_household(problem: HouseholdProblem, settings: OptimizerSettings = 
                 f"{result.binary_count} same-day wash-sale switches, {result.nodes} branch-and-bound nodes"
             )
         rows = trade_rows(problem, facts, rounded)
-        outcome.update(drift_after=after_drift, estimated_tax=after_tax, trade_count=len(rows))
+        outcome.update(
+            drift_after=after_drift, estimated_tax=after_tax, trade_count=len(rows),
+            tracking_error_after=tracking_error_after(problem, facts, rounded),
+        )
         outcome["message"] = "; ".join(messages)
         return rows, outcome
     except InfeasibleRequest as exc:
@@ -110,7 +119,8 @@ def optimize_households(
         results = [optimize_household(p, settings) for p in problems]
     rows = [row for trades, _ in results for row in trades]
     outcomes = pd.DataFrame([outcome for _, outcome in results], columns=OUTCOME_COLUMNS)
-    for col in ("objective", "build_seconds", "solve_seconds", "drift_before", "drift_after", "estimated_tax"):
+    for col in ("objective", "build_seconds", "solve_seconds", "drift_before", "drift_after", "estimated_tax",
+                "tracking_error_before", "tracking_error_after"):
         outcomes[col] = outcomes[col].astype(float)
     for col in ("lot_count", "variable_count", "constraint_count", "trade_count"):
         outcomes[col] = outcomes[col].fillna(0).astype(int)

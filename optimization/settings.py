@@ -31,6 +31,38 @@ class OptimizerSettings:
     near_long_term_penalty: float = 0.05  # ... costs st_rate + this per dollar of gain
     gift_preference: float = 1.0  # weight on the LT gain tax a gift avoids (lot choice)
     tax_overrun_penalty: float = 2.0  # extra dollars per dollar of tax above the budget
+    # A harvested loss beyond what offsets this year's net realized gains (YTD + today) plus the
+    # $3,000 ordinary offset is carried forward: valued at this fraction of its rate (1.0: face
+    # value, the old behaviour). The unusable part is charged to long-term losses first (the
+    # $3,000 offset uses short-term losses first, so the carryforward is long-term first).
+    unusable_loss_value: float = 0.5
+    ordinary_loss_offset: float = 3000.0
+
+    # --- tracking error (only with a risk model, see optimization/risk.py) ------------------
+    # Objective term risk_aversion x V_after x TE^2 (TE annualised, as a weight): dollars per
+    # unit of active variance per dollar of household. 5: a 1% TE costs 0.05% of the household.
+    # Linearised: TE^2 = sum_k z_k^2 + sum_i d_i a_i^2, each square replaced by its secant
+    # interpolation on the breakpoints below (README "Tracking error").
+    risk_aversion: float = 5.0
+    # |active weight| breakpoints of the specific-risk part (merged with the drift steps)
+    specific_risk_breakpoints: tuple[float, ...] = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05)
+    # |rotated factor exposure| breakpoints (annualised volatility units) of the factor part
+    factor_risk_breakpoints: tuple[float, ...] = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08)
+    # "secant" (interpolation: over-estimates TE^2 between breakpoints, exact on them) or
+    # "tangent" (max of tangents: a lower bound; the benchmark uses it to bracket the exact optimum)
+    risk_linearization: str = "secant"
+
+    # --- drift bands -----------------------------------------------------------------------
+    # A household is inside its bands when every holding (CASH included) is within
+    # max(drift_band_absolute, drift_band_relative x target) of its target weight and its drift
+    # (half the sum of |w - t|) is within drift_band_total. Inside, today's deviations are free
+    # (securities, CASH and sectors, each on its current side) and the tracking-error term is off:
+    # a trade that only reduces today's drift earns nothing, one that adds drift pays the usual
+    # penalty, so only a harvested loss (above the usual threshold) or a request trades.
+    # All three 0: bands off.
+    drift_band_absolute: float = 0.01
+    drift_band_relative: float = 0.0
+    drift_band_total: float = 0.02
 
     # --- order generation ------------------------------------------------------------------
     min_trade_value: float = 25.0  # smaller trades dropped (not full-lot sells, not requests)
@@ -65,6 +97,16 @@ class OptimizerSettings:
             raise ValueError("mip_solver must be 'branch_and_bound' or 'highs'")
         if self.fractional_quantum <= 0 or self.fractional_quantum > 1:
             raise ValueError("fractional_quantum must be in (0, 1]")
+        if not 0.0 <= self.unusable_loss_value <= 1.0:
+            raise ValueError("unusable_loss_value must be in [0, 1]")
+        for name in ("specific_risk_breakpoints", "factor_risk_breakpoints"):
+            points = getattr(self, name)
+            if any(b <= 0 for b in points) or list(points) != sorted(set(points)):
+                raise ValueError(f"{name}: breakpoints must be positive and increasing")
+        if self.risk_linearization not in ("secant", "tangent"):
+            raise ValueError("risk_linearization must be 'secant' or 'tangent'")
+        if self.risk_aversion < 0:
+            raise ValueError("risk_aversion must be >= 0")
         if self.workers < 1:
             raise ValueError("workers must be >= 1")
 

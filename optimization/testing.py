@@ -63,12 +63,13 @@ class MartBuilder:
         self.rows["dim_securities"].append(row)
         return self
 
-    def household(self, household_id, st_rate=0.408, lt_rate=0.238, tax_budget_remaining=None):
+    def household(self, household_id, st_rate=0.408, lt_rate=0.238, tax_budget_remaining=None,
+                  realized_st_gain_ytd=0.0, realized_lt_gain_ytd=0.0):
         self.rows["dim_households"].append(dict(
             household_id=household_id, filing_status="married_joint", state="CA", ordinary_income=500_000.0,
             advisory_fee_bps=50.0, annual_tax_budget=tax_budget_remaining, federal_st_rate=None, federal_lt_rate=None,
-            niit_rate=None, state_rate=None, st_rate=st_rate, lt_rate=lt_rate, realized_st_gain_ytd=0.0,
-            realized_lt_gain_ytd=0.0, tax_budget_remaining=tax_budget_remaining, account_count=None,
+            niit_rate=None, state_rate=None, st_rate=st_rate, lt_rate=lt_rate, realized_st_gain_ytd=realized_st_gain_ytd,
+            realized_lt_gain_ytd=realized_lt_gain_ytd, tax_budget_remaining=tax_budget_remaining, account_count=None,
             market_value=None, cash=None,
         ))
         return self
