@@ -43,6 +43,7 @@ class FileLayout:
     description: str
     columns: tuple[Column, ...]
     account_column: str | None = "account_id"  # lets a bad row be tied to one account
+    unique_key: tuple[str, ...] = ()  # columns no two lines of one file may share (every such line is rejected)
 
     def file_name(self, as_of: dt.date) -> str:
         return f"{self.entity}_{as_of:%Y%m%d}.csv"
@@ -64,6 +65,7 @@ REQUEST_TYPES = ("cash_withdrawal", "charitable_gift")
 MODEL_COMPONENT_TYPES = ("security", "model")
 
 SECURITY_MASTER = FileLayout(
+    unique_key=("security_id",),
     entity="security_master",
     description="Every security the firm holds or targets, with its classification.",
     account_column=None,
@@ -86,6 +88,7 @@ SECURITY_MASTER = FileLayout(
 )
 
 PRICES = FileLayout(
+    unique_key=("security_id",),
     entity="prices",
     description="Closing price of every security on the as-of date.",
     account_column=None,
@@ -104,6 +107,7 @@ PRICE_HISTORY = FileLayout(
 )
 
 ACCOUNTS = FileLayout(
+    unique_key=("account_id",),
     entity="accounts",
     description="Account master: one row per account with its household, registration, model and tax profile "
     "(household fields repeat on every account of the household).",
@@ -135,6 +139,7 @@ POSITIONS = FileLayout(
 )
 
 OPEN_LOTS = FileLayout(
+    unique_key=("lot_id",),
     entity="open_lots",
     description="Open tax lots; cost_basis is total USD and already wash-sale adjusted.",
     columns=(
@@ -151,6 +156,7 @@ OPEN_LOTS = FileLayout(
 )
 
 TRANSACTIONS = FileLayout(
+    unique_key=("transaction_id",),
     entity="transactions",
     description="Activity year to date (at least the last 30 calendar days for wash-sale windows).",
     columns=(
@@ -194,6 +200,7 @@ RESTRICTIONS = FileLayout(
 )
 
 REQUESTS = FileLayout(
+    unique_key=("request_id",),
     entity="requests",
     description="Advisor requests for this day: cash withdrawals and charitable gifts of securities.",
     account_column="account_id",

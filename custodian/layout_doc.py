@@ -18,10 +18,15 @@ def render() -> str:
         "quantity in USD. Ingestion loads each file into `raw.<entity>` with lineage columns `as_of_date,",
         "source_file, source_line, file_sha256`; a line that breaks a rule below is quarantined with its file,",
         "line, field and error (`raw.quarantine` and `outputs/quarantine/<date>/<file>.rejected.csv`).",
+        "Every line ends with a line end: a last line without one is rejected as a truncated file. How files",
+        "are recognized, archived, deduplicated and superseded: [ingestion.md](ingestion.md).",
         "",
     ]
     for layout in ALL_LAYOUTS:
-        out += [f"## {layout.entity}", "", layout.description, "",
+        out += [f"## {layout.entity}", "", layout.description, ""]
+        if layout.unique_key:
+            out += [f"Unique per file: `{', '.join(layout.unique_key)}` (every line sharing a value is rejected).", ""]
+        out += [
                 "| column | type | required | rule | meaning |", "|---|---|---|---|---|"]
         for c in layout.columns:
             rule = []

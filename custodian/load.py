@@ -1,22 +1,36 @@
-"""Load one as-of date's landing files into the DuckDB ``raw`` schema.
+"""Load one as-of date of custodian files into the DuckDB ``raw`` schema, exactly once per file.
 
-Side effects live here (reading the store, writing DuckDB and the quarantine folder); the parsing
-rules live in custodian.parse. Reloading a day first deletes that day's rows, so a rerun gives the
-same tables and row counts. Raw landing files are only read, never modified or deleted.
+Side effects live here (reading the landing store, writing the archive, DuckDB and the quarantine
+folder); the line rules live in custodian.parse. For one as-of date:
+
+1. every file in ``landing/<date>/`` that the ledger (``raw.file_ledger``) has not seen is read,
+   hashed (sha256) and copied to the immutable archive (``archive/<date>/<sha256>/<name>``) before
+   it is parsed; the ledger records it once: ``accepted``, ``duplicate`` (same content as a file
+   already delivered for the day, whatever its name: recorded, never loaded) or ``rejected`` (not
+   a custodian file of this day: wrong date in its name, unknown kind, unsafe name);
+2. per entity, the accepted file delivered last is the day's file; earlier ones are superseded,
+   kept in the archive and the ledger, and no longer loaded (a corrected file replaces its rows);
+3. the day's rows are replaced (delete, then insert, in one transaction) from the archived bytes,
+   so reloading a day gives the same tables and row counts, even after landing files are removed.
+
+Landing files are only read, never modified or deleted.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from dataclasses import dataclass, field
 
 import duckdb
 import pandas as pd
 
-from custodian.layout import ALL_LAYOUTS, DUCKDB_TYPES, LINEAGE_COLUMNS, FileLayout, landing_folder_name
-from custodian.parse import QUARANTINE_COLUMNS, ParsedFile, parse_landing_file
-from custodian.stores import FileStore
+from custodian.layout import (
+    ACCOUNTS, ALL_LAYOUTS, DUCKDB_TYPES, LAYOUTS_BY_ENTITY, LINEAGE_COLUMNS, PRICES, FileLayout, landing_folder_name,
+)
+from custodian.parse import QUARANTINE_COLUMNS, ParsedFile, parse_landing_file, sha256_of
+from custodian.stores import FileStore, UnsafeKey, safe_name
 
 QUARANTINE_DDL = """
 create table if not exists raw.quarantine (
@@ -28,6 +42,25 @@ create table if not exists raw.ingested_files (
     as_of_date date, entity varchar, source_file varchar, file_sha256 varchar,
     rows_loaded bigint, rows_quarantined bigint
 )"""
+# Columns added to the tables above (dbt reads the original ones; these carry the delivery and scope).
+ADDED_COLUMNS = {
+    "quarantine": [("scope", "varchar")],
+    "ingested_files": [("landing_key", "varchar"), ("archive_uri", "varchar"), ("delivery_seq", "bigint")],
+}
+# Every delivery ever seen; never deleted or updated (a reload of a day adds nothing).
+FILE_LEDGER_DDL = """
+create table if not exists raw.file_ledger (
+    as_of_date date, delivery_seq bigint, landing_key varchar, file_name varchar, entity varchar,
+    file_sha256 varchar, etag varchar, size_bytes bigint, archive_key varchar, archive_uri varchar,
+    status varchar, duplicate_of varchar, reason varchar, first_seen_at timestamp
+)"""
+
+# Quarantine scopes. dbt's hold-out logic sees 'line' and 'file' rows; 'unknown_account' (a row of an
+# account no household has) and 'stray' (a delivered file that is not one of the day's files) are
+# kept for the operator but hold no household (transforms/models/staging/canonical/stg_canonical__quarantine.sql).
+SCOPE_LINE, SCOPE_FILE, SCOPE_UNKNOWN_ACCOUNT, SCOPE_STRAY = "line", "file", "unknown_account", "stray"
+ACCOUNT_ENTITIES = tuple(layout.entity for layout in ALL_LAYOUTS if layout.account_column and layout is not ACCOUNTS)
+_NAME_DATE = re.compile(r"(?<!\d)(20\d{6})(?!\d)")
 
 
 @dataclass
@@ -38,6 +71,9 @@ class EntityLoad:
     rows_loaded: int
     rows_quarantined: int
     rejected_whole: bool = False
+    landing_key: str | None = None
+    archive_uri: str | None = None
+    superseded: list[str] = field(default_factory=list)  # earlier deliveries for the day, kept, not loaded
 
 
 @dataclass
@@ -45,10 +81,16 @@ class DayLoad:
     as_of: dt.date
     entities: dict[str, EntityLoad] = field(default_factory=dict)
     quarantine: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=QUARANTINE_COLUMNS))
+    new_deliveries: pd.DataFrame = field(default_factory=pd.DataFrame)  # ledger rows added by this load
+    ledger: pd.DataFrame = field(default_factory=pd.DataFrame)  # every ledger row of the day
 
     @property
     def missing(self) -> list[str]:
         return sorted(e for e, load in self.entities.items() if load.source_file is None)
+
+    @property
+    def duplicates(self) -> pd.DataFrame:
+        return self.ledger[self.ledger["status"] == "duplicate"] if len(self.ledger) else self.ledger
 
 
 def raw_table_ddl(layout: FileLayout) -> str:
@@ -63,6 +105,10 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(raw_table_ddl(layout))
     con.execute(QUARANTINE_DDL)
     con.execute(LEDGER_DDL)
+    con.execute(FILE_LEDGER_DDL)
+    for table, columns in ADDED_COLUMNS.items():
+        for name, kind in columns:
+            con.execute(f"alter table raw.{table} add column if not exists {name} {kind}")
 
 
 def _write_rows(con: duckdb.DuckDBPyConnection, parsed: ParsedFile, as_of: dt.date) -> None:
@@ -88,51 +134,228 @@ def rejected_rows_csv(rejects: pd.DataFrame) -> bytes:
     return buffer.getvalue().encode()
 
 
+def classify(name: str, content: bytes, as_of: dt.date) -> tuple[str | None, str | None]:
+    """(entity, None) for a custodian file of the day, else (entity or None, why it is rejected).
+
+    The entity comes from the name (``<entity>_...``, longest entity first), else from a header
+    that is exactly one layout's; a date in the name (YYYYMMDD) must be the as-of date."""
+    lowered = name.lower()
+    entity = next((layout.entity for layout in sorted(ALL_LAYOUTS, key=lambda lay: -len(lay.entity))
+                   if lowered.startswith(layout.entity + "_") or lowered.startswith(layout.entity + ".")), None)
+    if entity is None:
+        first = content.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").strip()
+        entity = next((layout.entity for layout in ALL_LAYOUTS if first == ",".join(layout.column_names)), None)
+    if entity is None:
+        return None, ("not a known custodian file: its name starts with no entity "
+                      f"({', '.join(layout.entity for layout in ALL_LAYOUTS)}) and its header matches no layout")
+    dated = _NAME_DATE.search(name)
+    if dated and dated.group(1) != f"{as_of:%Y%m%d}":
+        return entity, f"file for as-of date {dated.group(1)} delivered for {as_of:%Y%m%d}"
+    return entity, None
+
+
+def sync_ledger(
+    store: FileStore, con: duckdb.DuckDBPyConnection, as_of: dt.date, archive_store: FileStore,
+    now: dt.datetime | None = None,
+) -> pd.DataFrame:
+    """Record every new landing file of the day in raw.file_ledger, archiving it first; return the new rows."""
+    folder = landing_folder_name(as_of)
+    seen = con.execute(
+        "select landing_key, etag, file_sha256, status from raw.file_ledger where as_of_date = ? order by delivery_seq",
+        [as_of],
+    ).fetchall()
+    seen_keys = {(key, etag) for key, etag, _, _ in seen}
+    # a duplicate repeats a file of the day; a rejected delivery (say, misnamed) does not count, so the
+    # same bytes re-sent under a proper name are accepted
+    first_key_of_sha: dict[str, str] = {}
+    for key, _, sha, status in seen:
+        if status != "rejected":
+            first_key_of_sha.setdefault(sha, key)
+    next_seq = con.execute("select coalesce(max(delivery_seq), 0) + 1 from raw.file_ledger").fetchall()[0][0]
+    now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    new = []
+    for obj in sorted(store.list_objects(folder), key=lambda o: (o.modified, o.key)):
+        if (obj.key, obj.etag) in seen_keys:
+            continue
+        name = safe_name(obj.key)
+        row = {"as_of_date": as_of, "delivery_seq": next_seq, "landing_key": obj.key, "file_name": name,
+               "entity": None, "file_sha256": None, "etag": obj.etag, "size_bytes": obj.size, "archive_key": None,
+               "archive_uri": None, "status": "rejected", "duplicate_of": None, "reason": None, "first_seen_at": now}
+        next_seq += 1
+        try:
+            content = store.read_bytes(obj.key)
+        except UnsafeKey as err:
+            row["reason"] = str(err)
+            new.append(row)
+            continue
+        sha = sha256_of(content)
+        archive_key = f"{folder}/{sha}/{name}"
+        # archived before anything parses it: what was delivered is kept whatever happens next
+        row.update(file_sha256=sha, archive_key=archive_key, archive_uri=archive_store.write_new(archive_key, content))
+        entity, reason = classify(name, content, as_of)
+        row["entity"] = entity
+        if sha in first_key_of_sha:
+            row.update(status="duplicate", duplicate_of=first_key_of_sha[sha],
+                       reason=f"same content (sha256) as {first_key_of_sha[sha]}: recorded, not loaded")
+        elif reason is not None:
+            row["reason"] = reason
+        else:
+            row["status"] = "accepted"
+        if row["status"] != "rejected":
+            first_key_of_sha.setdefault(sha, obj.key)
+        new.append(row)
+    frame = pd.DataFrame(new, columns=[c.split()[0] for c in _ledger_columns()])
+    if len(frame):
+        con.register("new_deliveries", frame)
+        try:
+            con.execute("insert into raw.file_ledger by name select * from new_deliveries")
+        finally:
+            con.unregister("new_deliveries")
+    return frame
+
+
+def _ledger_columns() -> list[str]:
+    body = FILE_LEDGER_DDL.split("(", 1)[1].rsplit(")", 1)[0]
+    return [c.strip() for c in body.split(",")]
+
+
+def _unknown_accounts(parsed: ParsedFile, known: set[str]) -> tuple[ParsedFile, pd.DataFrame]:
+    """Move rows whose account is in no accounts file of the day to quarantine (scope unknown_account)."""
+    unknown = ~parsed.rows["account_id"].isin(known)
+    if not unknown.any():
+        return parsed, pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    bad = parsed.rows[unknown]
+    rejects = pd.DataFrame({
+        "source_file": parsed.source_file, "source_line": bad["source_line"].astype("int64"),
+        "account_id": bad["account_id"], "field": "account_id", "value": bad["account_id"],
+        "error": "unknown account: not in the accounts file of the day",
+        "raw_line": bad[parsed.layout.column_names].astype(str).agg(",".join, axis=1),
+    }, columns=QUARANTINE_COLUMNS)
+    kept = ParsedFile(parsed.layout, parsed.source_file, parsed.file_sha256,
+                      parsed.rows[~unknown].reset_index(drop=True), parsed.rejects)
+    return kept, rejects
+
+
+def _wrong_price_dates(parsed: ParsedFile, as_of: dt.date) -> tuple[ParsedFile, pd.DataFrame]:
+    dates = pd.to_datetime(parsed.rows["price_date"]).dt.date
+    wrong = (dates != as_of).to_numpy()
+    if not wrong.any():
+        return parsed, pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    bad = parsed.rows[wrong]
+    rejects = pd.DataFrame({
+        "source_file": parsed.source_file, "source_line": bad["source_line"].astype("int64"), "account_id": None,
+        "field": "price_date", "value": dates[wrong].astype(str),
+        "error": f"price is not for the as-of date {as_of.isoformat()}",
+        "raw_line": bad[parsed.layout.column_names].astype(str).agg(",".join, axis=1),
+    }, columns=QUARANTINE_COLUMNS)
+    return ParsedFile(parsed.layout, parsed.source_file, parsed.file_sha256,
+                      parsed.rows[~wrong].reset_index(drop=True), parsed.rejects), rejects
+
+
+def _scoped(rejects: pd.DataFrame, scope: str) -> pd.DataFrame:
+    out = rejects.copy()
+    out["scope"] = scope
+    return out
+
+
 def load_landing_day(
     store: FileStore,
     con: duckdb.DuckDBPyConnection,
     as_of: dt.date,
+    *,
+    archive_store: FileStore,
     quarantine_store: FileStore | None = None,
+    now: dt.datetime | None = None,
 ) -> DayLoad:
-    """Parse every canonical file of the day from ``store`` and replace that day's raw rows."""
+    """Ledger and archive the day's new files, then replace that day's raw rows from the archive."""
     ensure_raw_schema(con)
     folder = landing_folder_name(as_of)
-    available = set(store.list(folder))
     result = DayLoad(as_of=as_of)
-    rejects = []
+    rejects: list[pd.DataFrame] = []
+    quarantine_files: dict[str, bytes] = {}
     con.execute("begin transaction")
     try:
+        result.new_deliveries = sync_ledger(store, con, as_of, archive_store, now=now)
+        ledger = con.execute("select * from raw.file_ledger where as_of_date = ? order by delivery_seq", [as_of]).df()
+        result.ledger = ledger
         for table in [layout.entity for layout in ALL_LAYOUTS] + ["quarantine", "ingested_files"]:
             con.execute(f"delete from raw.{table} where as_of_date = ?", [as_of])
-        for layout in ALL_LAYOUTS:
-            key = f"{folder}/{layout.file_name(as_of)}"
-            if key not in available:
+
+        for stray in ledger[ledger["status"] == "rejected"].itertuples():
+            frame = pd.DataFrame([{
+                "source_file": stray.file_name, "source_line": 1, "account_id": None, "field": "<file>",
+                "value": stray.landing_key, "error": stray.reason, "raw_line": None,
+            }], columns=QUARANTINE_COLUMNS)
+            rejects.append(_scoped(frame, SCOPE_STRAY))
+            if isinstance(stray.archive_key, str):
+                quarantine_files[f"{folder}/{stray.file_name}"] = archive_store.read_bytes(stray.archive_key)
+                quarantine_files[f"{folder}/{stray.file_name.removesuffix('.csv')}.rejected.csv"] = rejected_rows_csv(frame)
+
+        accepted = ledger[ledger["status"] == "accepted"]
+        known_accounts: set[str] | None = None
+        # accounts first: the other account-level files are checked against it
+        for layout in sorted(ALL_LAYOUTS, key=lambda lay: lay is not ACCOUNTS):
+            deliveries = accepted[accepted["entity"] == layout.entity]
+            if not len(deliveries):
                 result.entities[layout.entity] = EntityLoad(layout.entity, None, None, 0, 0)
+                missing = pd.DataFrame([{
+                    "source_file": layout.file_name(as_of), "source_line": 0, "account_id": None, "field": "<file>",
+                    "value": None, "error": f"no {layout.entity} file delivered for {as_of.isoformat()}",
+                    "raw_line": None,
+                }], columns=QUARANTINE_COLUMNS)
+                rejects.append(_scoped(missing, SCOPE_FILE))
                 continue
-            parsed = parse_landing_file(layout, layout.file_name(as_of), store.read_bytes(key))
+            active = deliveries.iloc[-1]
+            content = archive_store.read_bytes(active["archive_key"])
+            if sha256_of(content) != active["file_sha256"]:
+                raise RuntimeError(f"archived copy {active['archive_uri']} does not match its ledger hash")
+            parsed = parse_landing_file(layout, active["file_name"], content)
+            extra = []
+            if layout is ACCOUNTS:
+                known_accounts = set(parsed.rows["account_id"].dropna()) | set(parsed.rejects["account_id"].dropna())
+                if parsed.rejected_whole:
+                    known_accounts = None  # no account master today: nothing can be called unknown
+            elif layout.entity in ACCOUNT_ENTITIES and known_accounts is not None and len(parsed.rows):
+                parsed, unknown = _unknown_accounts(parsed, known_accounts)
+                if len(unknown):
+                    extra.append(_scoped(unknown, SCOPE_UNKNOWN_ACCOUNT))
+            if layout is PRICES and len(parsed.rows):
+                parsed, stale = _wrong_price_dates(parsed, as_of)
+                if len(stale):
+                    extra.append(_scoped(stale, SCOPE_LINE))
             _write_rows(con, parsed, as_of)
+            file_rejects = [_scoped(parsed.rejects, SCOPE_FILE if parsed.rejected_whole else SCOPE_LINE)] + extra
+            file_rejects = pd.concat([f for f in file_rejects if len(f)] or [file_rejects[0]], ignore_index=True)
             load = EntityLoad(
-                layout.entity, parsed.source_file, parsed.file_sha256, len(parsed.rows), len(parsed.rejects),
-                parsed.rejected_whole,
+                layout.entity, parsed.source_file, parsed.file_sha256, len(parsed.rows), len(file_rejects),
+                parsed.rejected_whole, landing_key=active["landing_key"], archive_uri=active["archive_uri"],
+                superseded=list(deliveries["landing_key"].iloc[:-1]),
             )
             result.entities[layout.entity] = load
             con.execute(
-                "insert into raw.ingested_files values (?, ?, ?, ?, ?, ?)",
-                [as_of, layout.entity, parsed.source_file, parsed.file_sha256, load.rows_loaded, load.rows_quarantined],
+                "insert into raw.ingested_files by name select ? as as_of_date, ? as entity, ? as source_file, "
+                "? as file_sha256, ? as rows_loaded, ? as rows_quarantined, ? as landing_key, ? as archive_uri, "
+                "? as delivery_seq",
+                [as_of, layout.entity, parsed.source_file, parsed.file_sha256, load.rows_loaded, load.rows_quarantined,
+                 load.landing_key, load.archive_uri, int(active["delivery_seq"])],
             )
-            if len(parsed.rejects):
-                rejects.append(parsed.rejects)
-                if quarantine_store is not None:
-                    name = parsed.source_file.removesuffix(".csv")
-                    quarantine_store.write_bytes(f"{folder}/{name}.rejected.csv", rejected_rows_csv(parsed.rejects))
+            if len(file_rejects):
+                rejects.append(file_rejects)
+                name = parsed.source_file.removesuffix(".csv")
+                quarantine_files[f"{folder}/{name}.rejected.csv"] = rejected_rows_csv(
+                    file_rejects.sort_values("source_line", kind="stable")[QUARANTINE_COLUMNS + ["scope"]])
+                if parsed.rejected_whole:
+                    quarantine_files[f"{folder}/{parsed.source_file}"] = content
+
         if rejects:
             quarantine = pd.concat(rejects, ignore_index=True)
             quarantine.insert(0, "as_of_date", as_of)
             con.register("rejects", quarantine)
             try:
                 con.execute(
-                    "insert into raw.quarantine select cast(as_of_date as date), source_file, cast(source_line as bigint), "
-                    "cast(account_id as varchar), field, cast(value as varchar), error, raw_line from rejects"
+                    "insert into raw.quarantine by name select cast(as_of_date as date) as as_of_date, source_file, "
+                    "cast(source_line as bigint) as source_line, cast(account_id as varchar) as account_id, field, "
+                    "cast(value as varchar) as value, error, cast(raw_line as varchar) as raw_line, scope from rejects"
                 )
             finally:
                 con.unregister("rejects")
@@ -141,4 +364,7 @@ def load_landing_day(
     except BaseException:
         con.execute("rollback")
         raise
+    if quarantine_store is not None:
+        for key, content in sorted(quarantine_files.items()):
+            quarantine_store.write_bytes(key, content)
     return result

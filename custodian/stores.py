@@ -7,17 +7,63 @@ the store's root (a folder, or a bucket + prefix).
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Protocol
+
+# Above this size an S3 write goes up in parts (boto3's managed transfer), so a large archive copy
+# never has to fit in one PUT.
+MULTIPART_THRESHOLD = 8 * 1024 * 1024
+
+
+class UnsafeKey(ValueError):
+    """A key from outside (file or object name) that would leave the store's root."""
+
+
+def safe_key(key: str) -> str:
+    """The key itself when it stays inside the store's root; raise UnsafeKey otherwise.
+
+    Keys come from listings of folders and buckets that outsiders write to: an object named
+    ``../../etc/x`` or ``/abs`` must never become a path outside the data directory.
+    """
+    if not isinstance(key, str) or "\0" in key or "\\" in key:
+        raise UnsafeKey(f"unsafe key {key!r}: NUL or backslash")
+    if key.startswith("/") or re.match(r"^[A-Za-z]:", key):
+        raise UnsafeKey(f"unsafe key {key!r}: absolute")
+    parts = [p for p in key.split("/") if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        raise UnsafeKey(f"unsafe key {key!r}: '..' component")
+    return "/".join(parts)
+
+
+def safe_name(name: str, limit: int = 160) -> str:
+    """A plain file name made from an outside name: its last component, [A-Za-z0-9._-] only."""
+    base = PurePosixPath(name.replace("\\", "/")).name
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", base).lstrip(".") or "unnamed"
+    return cleaned[-limit:]
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One listed file: its key, size, a content tag (S3 ETag, or sha256 for a folder) and mtime."""
+
+    key: str
+    size: int
+    etag: str
+    modified: dt.datetime
 
 
 class FileStore(Protocol):
     def list(self, prefix: str) -> list[str]: ...
+    def list_objects(self, prefix: str) -> list[StoredObject]: ...
     def read_bytes(self, key: str) -> bytes: ...
     def write_bytes(self, key: str, content: bytes) -> str: ...
+    def write_new(self, key: str, content: bytes) -> str: ...
     def exists(self, key: str) -> bool: ...
     def uri(self, key: str) -> str: ...
 
@@ -27,13 +73,38 @@ class LocalFileStore:
     root: Path
 
     def _path(self, key: str) -> Path:
-        return Path(self.root) / key
+        root = Path(self.root).resolve()
+        path = (root / safe_key(key)).resolve()  # resolve: a symlink must not lead out either
+        if path != root and root not in path.parents:
+            raise UnsafeKey(f"unsafe key {key!r}: resolves outside {root}")
+        return path
 
-    def list(self, prefix: str) -> list[str]:
+    def _files(self, prefix: str) -> list[Path]:
         base = self._path(prefix)
         if not base.exists():
             return []
-        return sorted(str(p.relative_to(self.root)).replace(os.sep, "/") for p in base.rglob("*") if p.is_file())
+        # partial files of an atomic write in progress start with '.' and end in '.partial'
+        return sorted(p for p in base.rglob("*") if p.is_file() and not p.name.endswith(".partial"))
+
+    def _key_of(self, path: Path) -> str:
+        return str(path.relative_to(Path(self.root).resolve())).replace(os.sep, "/")
+
+    def list(self, prefix: str) -> list[str]:
+        return sorted(self._key_of(p) for p in self._files(prefix))
+
+    def list_objects(self, prefix: str) -> list[StoredObject]:
+        """The content tag of a folder file is its sha256: reading every file costs I/O, but a renamed
+        or touched file keeps its tag, like an S3 ETag."""
+        out = []
+        root = Path(self.root).resolve()
+        for p in self._files(prefix):
+            stat = p.lstat()
+            modified = dt.datetime.fromtimestamp(stat.st_mtime, tz=dt.timezone.utc)
+            if root not in p.resolve().parents:  # a symlink out of the root: listed, never read
+                out.append(StoredObject(self._key_of(p), 0, "outside-root", modified))
+                continue
+            out.append(StoredObject(self._key_of(p), stat.st_size, hashlib.sha256(p.read_bytes()).hexdigest(), modified))
+        return sorted(out, key=lambda o: o.key)
 
     def read_bytes(self, key: str) -> bytes:
         return self._path(key).read_bytes()
@@ -56,6 +127,30 @@ class LocalFileStore:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
+        return str(path)
+
+    def write_new(self, key: str, content: bytes) -> str:
+        """Write once: create the file if absent (atomically, read-only), never replace it.
+
+        Returns its path; an existing file is left as it is (archive keys embed the content hash, so
+        an existing file already holds these bytes)."""
+        path = self._path(key)
+        if path.is_file():
+            return str(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(content)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o444)
+            try:
+                os.link(tmp, path)  # fails if the file appeared meanwhile: never overwrite
+            except FileExistsError:
+                pass
+        finally:
+            os.unlink(tmp)
         return str(path)
 
     def uri(self, key: str) -> str:
@@ -83,16 +178,28 @@ class S3FileStore:
         return self._client
 
     def _key(self, key: str) -> str:
-        return f"{self.prefix.strip('/')}/{key}".lstrip("/")
+        return f"{self.prefix.strip('/')}/{safe_key(key)}".lstrip("/")
 
-    def list(self, prefix: str) -> list[str]:
+    def _listing(self, prefix: str):
         paginator = self.client().get_paginator("list_objects_v2")
         full = self._key(prefix)
+        if prefix and not full.endswith("/"):
+            full += "/"  # '2026-11-2' must not list '2026-11-20/...'
         strip = len(self.prefix.strip("/")) + 1 if self.prefix.strip("/") else 0
-        keys = []
         for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
-            keys.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
-        return sorted(keys)
+            for obj in page.get("Contents", []):
+                if not obj["Key"].endswith("/"):  # folder markers made by consoles
+                    yield obj["Key"][strip:], obj
+
+    def list(self, prefix: str) -> list[str]:
+        return sorted(key for key, _ in self._listing(prefix))
+
+    def list_objects(self, prefix: str) -> list[StoredObject]:
+        return sorted(
+            (StoredObject(key, int(obj["Size"]), obj["ETag"].strip('"'), obj["LastModified"])
+             for key, obj in self._listing(prefix)),
+            key=lambda o: o.key,
+        )
 
     def read_bytes(self, key: str) -> bytes:
         return self.client().get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
@@ -108,7 +215,22 @@ class S3FileStore:
 
     def write_bytes(self, key: str, content: bytes) -> str:
         extra = {"ServerSideEncryption": self.server_side_encryption} if self.server_side_encryption else {}
-        self.client().put_object(Bucket=self.bucket, Key=self._key(key), Body=content, **extra)
+        if len(content) > MULTIPART_THRESHOLD:
+            import io
+
+            from boto3.s3.transfer import TransferConfig
+
+            config = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_THRESHOLD)
+            self.client().upload_fileobj(io.BytesIO(content), self.bucket, self._key(key), ExtraArgs=extra, Config=config)
+        else:
+            self.client().put_object(Bucket=self.bucket, Key=self._key(key), Body=content, **extra)
+        return self.uri(key)
+
+    def write_new(self, key: str, content: bytes) -> str:
+        """Write once: an existing object is never replaced (archive keys embed the content hash).
+        Deployments should also turn on bucket versioning or Object Lock for the archive bucket."""
+        if not self.exists(key):
+            self.write_bytes(key, content)
         return self.uri(key)
 
     def uri(self, key: str) -> str:

@@ -1,14 +1,18 @@
 """Run a Great Expectations (GX Core 1.x) suite, defined in code, on a pandas DataFrame.
 
 GX is imported lazily (about 7 s): only the processes that validate pay for it. One ephemeral
-context per process; each validation registers its own dataframe asset and suite.
+context per process; each validation registers its own dataframe asset and suite. With
+``docs_dir`` the validation runs through a Checkpoint whose UpdateDataDocsAction renders GX Data
+Docs into that folder (one static site per folder, e.g. one per as-of date).
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -25,6 +29,9 @@ class FailedExpectation:
     unexpected_percent: float | None
     sample: list
     kwargs: dict
+    # The unexpected rows, restricted to the suite's index columns (e.g. household_id, account_id)
+    # plus the failing column: how a failure is attributed to households.
+    rows: list[dict] = field(default_factory=list)
 
     def describe(self) -> str:
         where = f" on {self.column}" if self.column else ""
@@ -40,6 +47,7 @@ class SuiteOutcome:
     row_count: int
     evaluated: int
     failed: list[FailedExpectation] = field(default_factory=list)
+    docs_url: str | None = None
 
     def summary(self) -> str:
         if self.success:
@@ -60,6 +68,23 @@ def _context():
     return _CONTEXT
 
 
+def _docs_site(context, docs_dir: str) -> str:
+    """Register (once) a filesystem Data Docs site rooted at ``docs_dir``; return its name."""
+    path = str(Path(docs_dir).resolve())
+    name = "site_" + hashlib.sha1(path.encode()).hexdigest()[:12]
+    if name not in (context.get_config().data_docs_sites or {}):
+        Path(path).mkdir(parents=True, exist_ok=True)
+        context.add_data_docs_site(
+            site_name=name,
+            site_config={
+                "class_name": "SiteBuilder",
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": path},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            },
+        )
+    return name
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
@@ -70,8 +95,18 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def validate(frame: pd.DataFrame, suite_name: str, expectations: list) -> SuiteOutcome:
-    """Validate ``frame`` against ``expectations`` (GX expectation objects) as suite ``suite_name``."""
+def validate(
+    frame: pd.DataFrame,
+    suite_name: str,
+    expectations: list,
+    index_columns: list[str] | None = None,
+    docs_dir: str | None = None,
+) -> SuiteOutcome:
+    """Validate ``frame`` against ``expectations`` (GX expectation objects) as suite ``suite_name``.
+
+    ``index_columns`` are returned with every unexpected row (``FailedExpectation.rows``);
+    ``docs_dir`` renders the result into a Data Docs site there (``SuiteOutcome.docs_url``).
+    """
     import great_expectations as gx
 
     context = _context()
@@ -82,7 +117,24 @@ def validate(frame: pd.DataFrame, suite_name: str, expectations: list) -> SuiteO
     for expectation in expectations:
         suite.add_expectation(expectation)
     definition = context.validation_definitions.add(gx.ValidationDefinition(name=unique, data=batch, suite=suite))
-    result = definition.run(batch_parameters={"dataframe": frame.reset_index(drop=True)})
+    index_columns = [c for c in (index_columns or []) if c in frame.columns]
+    result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": index_columns} if index_columns else {
+        "result_format": "SUMMARY"
+    }
+    data = frame.reset_index(drop=True)
+    docs_url = None
+    if docs_dir:
+        site = _docs_site(context, docs_dir)
+        checkpoint = context.checkpoints.add(gx.Checkpoint(
+            name=unique, validation_definitions=[definition], result_format=result_format,
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=[site])],
+        ))
+        run = checkpoint.run(batch_parameters={"dataframe": data})
+        result = next(iter(run.run_results.values()))
+        docs_url = (Path(docs_dir).resolve() / "index.html").as_uri()
+        context.checkpoints.delete(unique)
+    else:
+        result = definition.run(batch_parameters={"dataframe": data}, result_format=result_format)
     failed = []
     for item in result.results:
         if item.success:
@@ -91,6 +143,8 @@ def validate(frame: pd.DataFrame, suite_name: str, expectations: list) -> SuiteO
         details = item.result or {}
         exception = (item.exception_info or {}).get("exception_message") if hasattr(item, "exception_info") else None
         sample = details.get("partial_unexpected_list") or ([exception] if exception else [])
+        rows = [{k: _jsonable(v) for k, v in row.items()} for row in details.get("unexpected_index_list") or []
+                if isinstance(row, dict)]
         failed.append(
             FailedExpectation(
                 expectation=item.expectation_config.type,
@@ -99,10 +153,11 @@ def validate(frame: pd.DataFrame, suite_name: str, expectations: list) -> SuiteO
                 unexpected_percent=details.get("unexpected_percent"),
                 sample=_jsonable(sample),
                 kwargs=kwargs,
+                rows=rows,
             )
         )
     # Drop what this run registered, so a long-lived process does not grow.
     context.validation_definitions.delete(unique)
     context.suites.delete(unique)
     source.delete_asset(unique)
-    return SuiteOutcome(suite_name, bool(result.success), len(frame), len(result.results), failed)
+    return SuiteOutcome(suite_name, bool(result.success), len(frame), len(result.results), failed, docs_url)

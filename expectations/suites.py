@@ -4,6 +4,14 @@ Each ``check_<table>`` takes plain DataFrames (what the marts hold for one as-of
 frame the rule is stated on (for rules across rows, e.g. "target weights sum to 1 per household",
 a small derived frame), and validates it. Every expectation is a rule that protects money; the
 suite names say which table and rule failed.
+
+Two levels (docs/quality.md): a *firm* suite states a rule about the whole day (a custodian file
+present, prices fresh, the share of accounts that reconcile); a *household* suite returns, with every
+unexpected row, its ``household_id`` (``FailedExpectation.rows``), so the gate can hold out exactly
+the households a failure touches and let the rest trade. ``household_holds`` turns household
+suite outcomes into one row per held household with its reasons.
+
+Every ``check_*`` takes ``docs_dir``: when set, the validation is also rendered as GX Data Docs there.
 """
 
 from __future__ import annotations
@@ -17,6 +25,10 @@ from expectations.runner import SuiteOutcome, validate
 
 WEIGHT_TOLERANCE = 1e-6
 CASH = "CASH"
+WASH_SALE_DAYS = 30
+# Custodian files without which the day cannot be optimized for anyone (restrictions and requests may be empty).
+REQUIRED_FILES = ("security_master", "prices", "accounts", "positions", "open_lots", "transactions", "models")
+HOUSEHOLD_INDEX = ["household_id", "account_id"]
 
 
 def _gx():
@@ -29,8 +41,35 @@ def _days_from(as_of: dt.date, dates: pd.Series) -> pd.Series:
     return (pd.to_datetime(dates) - pd.Timestamp(as_of)).dt.days
 
 
-def check_security_prices(securities: pd.DataFrame, lots: pd.DataFrame, targets: pd.DataFrame, as_of: dt.date) -> SuiteOutcome:
-    """Firm gate: every held or target security has a price > 0 dated the as-of day."""
+def check_custodian_files(ledger: pd.DataFrame, as_of: dt.date, required=REQUIRED_FILES, docs_dir: str | None = None) -> SuiteOutcome:
+    """Firm gate on the raw custodian tables: every required file of the day was ingested with rows.
+
+    ``ledger`` is ``raw.ingested_files`` for the as-of date. A missing price or positions file
+    makes every household's picture wrong, so it stops the optimizer for everyone.
+    """
+    E = _gx()
+    present = ledger[ledger["source_file"].notna()] if len(ledger) else ledger
+    per_entity = present.groupby("entity").agg(files=("source_file", "count"), rows_loaded=("rows_loaded", "sum"))
+    frame = pd.DataFrame({"entity": list(required)}).join(per_entity, on="entity")
+    frame["files"] = frame["files"].fillna(0).astype(int)
+    frame["rows_loaded"] = frame["rows_loaded"].fillna(0).astype(int)
+    return validate(
+        frame,
+        "custodian_files",
+        [
+            E.ExpectColumnValuesToBeBetween(column="files", min_value=1),
+            E.ExpectColumnValuesToBeBetween(column="rows_loaded", min_value=1),
+        ],
+        index_columns=["entity"],
+        docs_dir=docs_dir,
+    )
+
+
+def check_security_prices(
+    securities: pd.DataFrame, lots: pd.DataFrame, targets: pd.DataFrame, as_of: dt.date,
+    max_price_age_days: int = 0, docs_dir: str | None = None,
+) -> SuiteOutcome:
+    """Firm gate: every held or target security has a price > 0 at most ``max_price_age_days`` old."""
     E = _gx()
     needed = pd.Index(lots["security_id"]).union(pd.Index(targets["security_id"])).unique()
     needed = needed[needed != CASH]
@@ -44,15 +83,19 @@ def check_security_prices(securities: pd.DataFrame, lots: pd.DataFrame, targets:
             E.ExpectColumnValuesToNotBeNull(column="price"),
             E.ExpectColumnValuesToBeBetween(column="price", min_value=0, strict_min=True),
             E.ExpectColumnValuesToNotBeNull(column="price_age_days"),
-            E.ExpectColumnValuesToBeBetween(column="price_age_days", min_value=0, max_value=0),
+            E.ExpectColumnValuesToBeBetween(column="price_age_days", min_value=0, max_value=max_price_age_days),
         ],
+        index_columns=["security_id"],
+        docs_dir=docs_dir,
     )
 
 
-def check_lots(lots: pd.DataFrame, as_of: dt.date) -> SuiteOutcome:
-    """Lots: positive quantity, non-negative basis, acquired no later than today, unique ids."""
+def check_lots(lots: pd.DataFrame, as_of: dt.date, docs_dir: str | None = None) -> SuiteOutcome:
+    """Household suite on lots: positive quantity, non-negative basis, acquired no later than today,
+    unique ids. (A lot whose account is in no household is dbt's concern: a warn-level test, and the
+    readiness mart holds the household a quarantined accounts row names.)"""
     E = _gx()
-    frame = lots[["lot_id", "account_id", "security_id", "quantity", "cost_basis"]].copy()
+    frame = lots[["lot_id", "household_id", "account_id", "security_id", "quantity", "cost_basis"]].copy()
     frame["days_since_acquired"] = -_days_from(as_of, lots["acquired_date"])
     return validate(
         frame,
@@ -64,10 +107,86 @@ def check_lots(lots: pd.DataFrame, as_of: dt.date) -> SuiteOutcome:
             E.ExpectColumnValuesToBeBetween(column="cost_basis", min_value=0),
             E.ExpectColumnValuesToBeBetween(column="days_since_acquired", min_value=0),
         ],
+        index_columns=HOUSEHOLD_INDEX + ["lot_id"],
+        docs_dir=docs_dir,
     )
 
 
-def check_accounts(accounts: pd.DataFrame) -> SuiteOutcome:
+def check_lots_reconcile(positions: pd.DataFrame, tolerance: float = 1e-6, docs_dir: str | None = None) -> SuiteOutcome:
+    """Household suite: every position's open lots add up to the custodian's position quantity.
+
+    ``positions`` is fct_positions (a lot without a position has quantity 0, a position without
+    lots lot_quantity 0, so both directions show up as a difference).
+    """
+    E = _gx()
+    frame = positions[["household_id", "account_id", "security_id"]].copy()
+    frame["lot_minus_position"] = (
+        pd.to_numeric(positions["lot_quantity"], errors="coerce").fillna(0.0)
+        - pd.to_numeric(positions["quantity"], errors="coerce").fillna(0.0)
+    )
+    return validate(
+        frame,
+        "lots_reconcile_with_positions",
+        [E.ExpectColumnValuesToBeBetween(column="lot_minus_position", min_value=-tolerance, max_value=tolerance)],
+        index_columns=HOUSEHOLD_INDEX + ["security_id"],
+        docs_dir=docs_dir,
+    )
+
+
+def unreconciled_account_share(positions: pd.DataFrame, tolerance: float = 1e-6) -> tuple[int, int]:
+    """(accounts with a position whose lots do not reconcile, accounts with positions)."""
+    diff = (
+        pd.to_numeric(positions["lot_quantity"], errors="coerce").fillna(0.0)
+        - pd.to_numeric(positions["quantity"], errors="coerce").fillna(0.0)
+    ).abs()
+    return int(positions.loc[diff > tolerance, "account_id"].nunique()), int(positions["account_id"].nunique())
+
+
+def check_reconciliation_share(
+    positions: pd.DataFrame, max_share: float, tolerance: float = 1e-6, docs_dir: str | None = None
+) -> SuiteOutcome:
+    """Firm gate: no more than ``max_share`` of accounts fail reconciliation (beyond it the positions
+    or lots file itself is suspect, and holding households one by one would hide that)."""
+    E = _gx()
+    failing, total = unreconciled_account_share(positions, tolerance)
+    frame = pd.DataFrame({
+        "accounts": [total], "accounts_not_reconciling": [failing],
+        "share_not_reconciling": [failing / total if total else 0.0],
+    })
+    return validate(
+        frame,
+        "accounts_reconcile_within_threshold",
+        [E.ExpectColumnValuesToBeBetween(column="share_not_reconciling", min_value=0, max_value=max_share)],
+        docs_dir=docs_dir,
+    )
+
+
+def check_transaction_history(
+    transactions: pd.DataFrame, as_of: dt.date, days: int = WASH_SALE_DAYS, docs_dir: str | None = None
+) -> SuiteOutcome:
+    """Firm gate: the transactions file covers at least the last ``days`` calendar days, so every
+    wash-sale window that can still be open on the as-of date is seen (the layout promises year to
+    date, at least 30 days). No trade is dated after the as-of date."""
+    E = _gx()
+    dates = pd.to_datetime(transactions["trade_date"]) if len(transactions) else pd.Series([], dtype="datetime64[ns]")
+    frame = pd.DataFrame({
+        "transactions": [len(transactions)],
+        "history_days": [(pd.Timestamp(as_of) - dates.min()).days if len(dates) else None],
+        "days_after_as_of": [(dates.max() - pd.Timestamp(as_of)).days if len(dates) else None],
+    })
+    return validate(
+        frame,
+        "transaction_history_covers_wash_sale_window",
+        [
+            E.ExpectColumnValuesToNotBeNull(column="history_days"),
+            E.ExpectColumnValuesToBeBetween(column="history_days", min_value=days),
+            E.ExpectColumnValuesToBeBetween(column="days_after_as_of", max_value=0),
+        ],
+        docs_dir=docs_dir,
+    )
+
+
+def check_accounts(accounts: pd.DataFrame, docs_dir: str | None = None) -> SuiteOutcome:
     """Every account in exactly one household."""
     E = _gx()
     return validate(
@@ -77,6 +196,8 @@ def check_accounts(accounts: pd.DataFrame) -> SuiteOutcome:
             E.ExpectColumnValuesToBeUnique(column="account_id"),
             E.ExpectColumnValuesToNotBeNull(column="household_id"),
         ],
+        index_columns=["household_id", "account_id"],
+        docs_dir=docs_dir,
     )
 
 
@@ -86,7 +207,9 @@ def target_weight_sums(targets: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def check_targets(targets: pd.DataFrame, accounts: pd.DataFrame) -> SuiteOutcome:
+def check_targets(
+    targets: pd.DataFrame, accounts: pd.DataFrame, tolerance: float = WEIGHT_TOLERANCE, docs_dir: str | None = None
+) -> SuiteOutcome:
     """Target weights are in [0, 1] and sum to 1 per household; every household has a target."""
     E = _gx()
     sums = target_weight_sums(targets)
@@ -96,11 +219,46 @@ def check_targets(targets: pd.DataFrame, accounts: pd.DataFrame) -> SuiteOutcome
         "household_targets",
         [
             E.ExpectColumnValuesToNotBeNull(column="weight_sum"),
-            E.ExpectColumnValuesToBeBetween(
-                column="weight_sum", min_value=1 - WEIGHT_TOLERANCE, max_value=1 + WEIGHT_TOLERANCE
-            ),
+            E.ExpectColumnValuesToBeBetween(column="weight_sum", min_value=1 - tolerance, max_value=1 + tolerance),
         ],
+        index_columns=["household_id"],
+        docs_dir=docs_dir,
     )
+
+
+def household_holds(outcomes: list[SuiteOutcome]) -> pd.DataFrame:
+    """One row per household a household-suite failure touches: household_id, reason
+    ('; '-joined ``suite: expectation on column``), failed (count of unexpected rows)."""
+    rows = [
+        {"household_id": row.get("household_id"), "reason": f"{o.suite}: {f.expectation} on {f.column}"}
+        for o in outcomes
+        for f in o.failed
+        for row in f.rows
+    ]
+    frame = pd.DataFrame(rows, columns=["household_id", "reason"])
+    frame = frame[frame["household_id"].notna() & (frame["household_id"].astype(str) != "")]
+    if frame.empty:
+        return pd.DataFrame({"household_id": pd.Series(dtype=str), "reason": pd.Series(dtype=str),
+                             "failed_rows": pd.Series(dtype=int)})
+    frame["household_id"] = frame["household_id"].astype(str)
+    counted = frame.groupby("household_id", as_index=False).size().rename(columns={"size": "failed_rows"})
+    reasons = (
+        frame.drop_duplicates().groupby("household_id", as_index=False)["reason"]
+        .agg(lambda r: "; ".join(sorted(r)))
+    )
+    return reasons.merge(counted, on="household_id").sort_values("household_id", ignore_index=True)
+
+
+def unattributed_failures(outcomes: list[SuiteOutcome]) -> list[str]:
+    """Failures of household suites that name no household (e.g. a lot whose account is in no
+    household): they cannot be held out one by one, so they stop the firm."""
+    return [
+        f"{o.suite}: {f.expectation} on {f.column}"
+        for o in outcomes
+        for f in o.failed
+        if not f.rows or any(not row.get("household_id") or row.get("household_id") != row.get("household_id")
+                             for row in f.rows)
+    ]
 
 
 def trade_safety_frame(
@@ -162,7 +320,9 @@ def trade_safety_frame(
     return {"relieved_lots": relieved, "buys": buys, "cash": cash, "trades": trades}
 
 
-def check_trades(frames: dict[str, pd.DataFrame], max_turnover: float, household_value: float) -> list[SuiteOutcome]:
+def check_trades(
+    frames: dict[str, pd.DataFrame], max_turnover: float, household_value: float, docs_dir: str | None = None
+) -> list[SuiteOutcome]:
     """The optimizer's own output, before any order file is written."""
     E = _gx()
     trades = frames["trades"]
@@ -173,20 +333,20 @@ def check_trades(frames: dict[str, pd.DataFrame], max_turnover: float, household
         validate(trades, "trades", [
             E.ExpectColumnValuesToBeBetween(column="quantity", min_value=0, strict_min=True),
             E.ExpectColumnValuesToBeInSet(column="side", value_set=["sell", "buy", "gift"]),
-        ]),
+        ], docs_dir=docs_dir),
         validate(frames["relieved_lots"], "trades_relieve_existing_lots", [
             E.ExpectColumnValuesToNotBeNull(column="lot_quantity"),
             E.ExpectColumnValuesToBeBetween(column="lot_quantity_left", min_value=-1e-9),
-        ]),
+        ], docs_dir=docs_dir),
         validate(frames["buys"], "trades_respect_restrictions_and_wash_windows", [
             E.ExpectColumnValuesToBeInSet(column="restricted", value_set=[0]),
             E.ExpectColumnValuesToBeInSet(column="in_wash_window", value_set=[0]),
             E.ExpectColumnValuesToBeInSet(column="bought_after_loss_sale_today", value_set=[0]),
-        ]),
+        ], docs_dir=docs_dir),
         validate(frames["cash"], "trades_keep_cash_non_negative", [
             E.ExpectColumnValuesToBeBetween(column="cash_after", min_value=-0.005),
-        ]),
+        ], docs_dir=docs_dir),
         validate(turnover, "trades_turnover_sane", [
             E.ExpectColumnValuesToBeBetween(column="turnover", min_value=0, max_value=max_turnover),
-        ]),
+        ], docs_dir=docs_dir),
     ]

@@ -65,11 +65,15 @@ def test_reloading_a_day_is_idempotent_and_raw_files_are_untouched(tmp_path):
     store = _land(tmp_path / "landing", {"open_lots_20261120.csv": lots, "prices_20261120.csv": "security_id,price_date,close\nAAA,2026-11-20,12.5\n"})
     before = (tmp_path / "landing" / AS_OF.isoformat() / "open_lots_20261120.csv").read_bytes()
     quarantine = LocalFileStore(tmp_path / "quarantine")
+    archive = LocalFileStore(tmp_path / "archive")
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     for _ in range(2):
-        day = load_landing_day(store, con, AS_OF, quarantine_store=quarantine)
+        day = load_landing_day(store, con, AS_OF, archive_store=archive, quarantine_store=quarantine)
     assert con.execute("select count(*) from raw.open_lots").fetchone()[0] == 1
-    assert con.execute("select source_line, field from raw.quarantine").fetchall() == [(3, "quantity")]
+    assert con.execute("select source_line, field from raw.quarantine where scope = 'line'").fetchall() == [(3, "quantity")]
+    # the eight files not delivered are each named in quarantine
+    assert con.execute("select count(*) from raw.quarantine where field = '<file>'").fetchone()[0] == 8
+    assert con.execute("select count(*) from raw.file_ledger").fetchone()[0] == 2
     assert con.execute("select count(*) from raw.ingested_files").fetchone()[0] == 2
     lineage = con.execute("select source_file, source_line, file_sha256 from raw.open_lots").fetchone()
     assert lineage[0] == "open_lots_20261120.csv" and lineage[1] == 2 and len(lineage[2]) == 64
@@ -104,6 +108,9 @@ def test_the_same_store_api_reads_and_writes_s3(s3_server, monkeypatch):
         store.write_bytes(f"2026-11-20/file_{i:04d}.csv", b"x\n")
     keys = store.list("2026-11-20")
     assert len(keys) == 1005 and keys[0] == "2026-11-20/file_0000.csv"
+    objects = store.list_objects("2026-11-20")  # the sensor's view: keys with ETags, same pagination
+    assert [o.key for o in objects] == keys and {o.etag for o in objects} == {objects[0].etag} and objects[0].size == 2
+    assert store.list("2026-11-2") == []  # a prefix is a folder, not a string prefix
     assert store.read_bytes("2026-11-20/file_0007.csv") == b"x\n"
     assert store.exists("2026-11-20/file_0007.csv") and not store.exists("nope.csv")
     assert store.uri("a.csv") == "s3://landing/firm/a.csv"

@@ -9,11 +9,17 @@ import pytest
 
 from expectations.suites import (
     check_accounts,
+    check_custodian_files,
     check_lots,
+    check_lots_reconcile,
+    check_reconciliation_share,
     check_security_prices,
     check_targets,
     check_trades,
+    check_transaction_history,
+    household_holds,
     trade_safety_frame,
+    unattributed_failures,
 )
 
 AS_OF = dt.date(2026, 11, 20)
@@ -128,3 +134,94 @@ def test_safe_trades_pass_the_trade_gate(lots, securities):
     ])
     frames = trade_safety_frame(trades, lots, cash, empty, empty, empty, securities)
     assert all(o.success for o in check_trades(frames, max_turnover=2.0, household_value=10_000.0))
+
+
+# --- the suites behind the two-level gates (docs/quality.md) -------------------------------------
+
+
+def _ledger(**missing):
+    entities = ["security_master", "prices", "accounts", "positions", "open_lots", "transactions", "models"]
+    return pd.DataFrame({
+        "entity": entities,
+        "source_file": [None if e in missing else f"{e}.csv" for e in entities],
+        "rows_loaded": [0 if e in missing else 3 for e in entities],
+    })
+
+
+@pytest.fixture
+def positions():
+    return pd.DataFrame({
+        "household_id": ["H1", "H1", "H2", "H3"], "account_id": ["A1", "A1", "A3", "A4"],
+        "security_id": ["AAA", "BBB", "AAA", "AAA"], "quantity": [10.0, 5.0, 3.0, 1.0], "lot_quantity": [10.0, 5.0, 3.0, 1.0],
+    })
+
+
+def test_the_new_suites_pass_on_good_data(positions):
+    transactions = pd.DataFrame({"trade_date": pd.to_datetime(["2026-01-05", "2026-11-19"])})
+    for outcome in (
+        check_custodian_files(_ledger(), AS_OF),
+        check_lots_reconcile(positions),
+        check_reconciliation_share(positions, max_share=0.1),
+        check_transaction_history(transactions, AS_OF),
+    ):
+        assert outcome.success, outcome.summary()
+
+
+def test_a_missing_price_file_fails_the_custodian_files_suite_naming_the_file():
+    outcome = check_custodian_files(_ledger(prices=True), AS_OF)
+    assert _failed(outcome) == {("expect_column_values_to_be_between", "files"),
+                                ("expect_column_values_to_be_between", "rows_loaded")}
+    assert all(f.unexpected_count == 1 and f.rows[0]["entity"] == "prices" for f in outcome.failed)
+
+
+def test_lots_that_do_not_reconcile_fail_naming_the_household(positions):
+    positions.loc[2, "lot_quantity"] = 2.0  # H2's lots hold one share fewer than its position
+    outcome = check_lots_reconcile(positions)
+    assert _failed(outcome) == {("expect_column_values_to_be_between", "lot_minus_position")}
+    assert [(r["household_id"], r["account_id"]) for r in outcome.failed[0].rows] == [("H2", "A3")]
+
+
+def test_more_than_the_configured_share_of_accounts_not_reconciling_fails_the_firm(positions):
+    positions.loc[2, "lot_quantity"] = 2.0  # 1 of 3 accounts
+    assert check_reconciliation_share(positions, max_share=0.5).success
+    outcome = check_reconciliation_share(positions, max_share=0.25)
+    assert _failed(outcome) == {("expect_column_values_to_be_between", "share_not_reconciling")}
+
+
+def test_transaction_history_shorter_than_the_wash_sale_window_fails():
+    short = pd.DataFrame({"trade_date": pd.to_datetime(["2026-11-01", "2026-11-19"])})  # 19 days
+    assert _failed(check_transaction_history(short, AS_OF)) == {("expect_column_values_to_be_between", "history_days")}
+    none = pd.DataFrame({"trade_date": pd.to_datetime([])})
+    assert _failed(check_transaction_history(none, AS_OF)) == {("expect_column_values_to_not_be_null", "history_days")}
+    future = pd.DataFrame({"trade_date": pd.to_datetime(["2026-01-05", "2026-11-21"])})
+    assert _failed(check_transaction_history(future, AS_OF)) == {
+        ("expect_column_values_to_be_between", "days_after_as_of")}
+
+
+def test_household_failures_become_holds_with_reasons_and_the_rest_are_untouched(lots, targets):
+    lots.loc[2, "household_id"] = "H2"
+    lots.loc[2, "quantity"] = -1.0
+    accounts = pd.DataFrame({"account_id": ["A1", "A2", "A3"], "household_id": ["H1", "H2", "H3"]})
+    targets = pd.concat([targets, targets.assign(household_id="H2")], ignore_index=True)
+    outcomes = [check_lots(lots, AS_OF), check_targets(targets, accounts)]  # H3 has no target
+    holds = household_holds(outcomes)
+    assert list(holds["household_id"]) == ["H2", "H3"]
+    assert holds.set_index("household_id").loc["H2", "reason"] == "lots: expect_column_values_to_be_between on quantity"
+    assert holds.set_index("household_id").loc["H3", "reason"] == (
+        "household_targets: expect_column_values_to_not_be_null on weight_sum")
+    assert unattributed_failures(outcomes) == []
+
+
+def test_a_failure_that_names_no_household_is_unattributed():
+    outcome = check_accounts(pd.DataFrame({"account_id": ["A1", "A2"], "household_id": ["H1", None]}))
+    assert unattributed_failures([outcome]) == ["accounts: expect_column_values_to_not_be_null on household_id"]
+    assert household_holds([outcome]).empty
+
+
+def test_data_docs_are_rendered_into_the_given_folder(tmp_path, positions):
+    positions.loc[0, "lot_quantity"] = 0.0
+    outcome = check_lots_reconcile(positions, docs_dir=str(tmp_path / "2026-11-20"))
+    assert outcome.docs_url == (tmp_path / "2026-11-20" / "index.html").as_uri()
+    assert (tmp_path / "2026-11-20" / "index.html").exists()
+    pages = list((tmp_path / "2026-11-20" / "validations").rglob("*.html"))
+    assert pages and "lot_minus_position" in pages[0].read_text()

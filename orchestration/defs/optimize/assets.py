@@ -10,7 +10,25 @@ from dagster_duckdb import DuckDBResource
 
 from optimization import OptimizerSettings, household_problems_from_marts, optimize_households
 from orchestration.defs.partitions import as_of_dates, one_date_per_run
-from orchestration.lib.warehouse import MARTS, read_marts, replace_day
+from orchestration.lib.warehouse import MARTS, read_day, read_marts, replace_day
+
+
+def apply_quality_holds(readiness: pd.DataFrame, holds: pd.DataFrame) -> pd.DataFrame:
+    """Readiness with the GX household gate's holds added: a held household is not ready, and its
+    GX reasons follow the readiness mart's own ('; '-joined)."""
+    if holds is None or holds.empty:
+        return readiness
+    reasons = holds.groupby("household_id")["reason"].agg("; ".join)
+    out = readiness.copy()
+    gx_reason = out["household_id"].map(reasons)
+    hit = gx_reason.notna()
+    own = out["hold_reasons"].fillna("").astype(str)
+    out.loc[hit, "hold_reasons"] = [
+        f"{mine}; data quality: {theirs}" if mine else f"data quality: {theirs}"
+        for mine, theirs in zip(own[hit], gx_reason[hit])
+    ]
+    out.loc[hit, "is_ready"] = False
+    return out
 
 
 def held_out_outcomes(readiness: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -21,7 +39,8 @@ def held_out_outcomes(readiness: pd.DataFrame, columns: list[str]) -> pd.DataFra
 
 
 @dg.asset(
-    deps=[dg.AssetKey([name]) for name in MARTS],
+    # household_quality_holds: the GX household gate; its blocking checks stop this asset for everyone.
+    deps=[dg.AssetKey([name]) for name in MARTS] + [dg.AssetKey(["household_quality_holds"])],
     partitions_def=as_of_dates, backfill_policy=one_date_per_run,
     group_name="optimize",
     kinds={"pyomo", "highs", "duckdb"},
@@ -35,6 +54,8 @@ def household_trades(context: dg.AssetExecutionContext, duckdb: DuckDBResource) 
     started = time.perf_counter()
     with duckdb.get_connection() as con:
         marts = read_marts(con)
+        holds = read_day(con, "quality.household_holds", as_of)
+    marts["fct_household_readiness"] = apply_quality_holds(marts["fct_household_readiness"], holds)
     problems = household_problems_from_marts(marts, as_of, settings)
     trades, outcomes = optimize_households(problems, settings)
     held = held_out_outcomes(marts["fct_household_readiness"], list(outcomes.columns))

@@ -12,6 +12,22 @@ from orchestration.lib.warehouse import replace_day
 from taxlots.pipeline import engine_lot_basis
 
 INPUTS = ("open_lots", "transactions", "accounts", "security_master")
+DATES = ("custodian_adjusted_acquired_date", "engine_adjusted_acquired_date")
+TEXT = ("account_id", "lot_id", "household_id", "security_id", "basis_difference_reason")
+
+
+def typed_for_warehouse(result: pd.DataFrame) -> pd.DataFrame:
+    """Explicit dtypes: a column that is null on every lot (a day with no differences) must still be
+    VARCHAR / DATE / DOUBLE in DuckDB, not its NULL type."""
+    typed = result.copy()
+    for column in typed.columns:
+        if column in TEXT:
+            typed[column] = typed[column].astype("string")
+        elif column in DATES:
+            typed[column] = pd.to_datetime(typed[column])
+        else:
+            typed[column] = pd.to_numeric(typed[column]).astype("float64")
+    return typed
 
 
 @dg.asset(
@@ -33,7 +49,9 @@ def engine_lot_basis_asset(context: dg.AssetExecutionContext, duckdb: DuckDBReso
         frames = {
             name: con.execute(f"select * from raw.{name} where as_of_date = ?", [as_of]).df() for name in INPUTS
         }
-    result = engine_lot_basis(frames["open_lots"], frames["transactions"], frames["accounts"], frames["security_master"])
+    result = typed_for_warehouse(
+        engine_lot_basis(frames["open_lots"], frames["transactions"], frames["accounts"], frames["security_master"])
+    )
     with duckdb.get_connection() as con:
         replace_day(con, "taxlots.engine_lot_basis", result, as_of, context.run.run_id)
     differing = result[result["basis_difference_reason"].notna()]

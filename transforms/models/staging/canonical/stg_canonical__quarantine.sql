@@ -1,8 +1,18 @@
+{#-
+    Ingestion (custodian/load.py) adds a scope column to raw.quarantine. Rows scoped
+    'unknown_account' (a row of an account in no accounts file: no household owns it) and 'stray'
+    (a delivered file that is not one of the day's files: wrong date in its name, unknown kind) stay
+    in raw.quarantine and the quarantine folder for the operator, but hold no household.
+    A raw.quarantine without the column (older warehouses, hand-built test tables) is read whole.
+-#}
+{%- set quarantine_source = source('raw', 'quarantine') -%}
+{%- set source_columns = adapter.get_columns_in_relation(quarantine_source) | map(attribute='name') | map('lower') | list -%}
+
 with
 
 source as (
 
-    select * from {{ source('raw', 'quarantine') }}
+    select * from {{ quarantine_source }}
 
 ),
 
@@ -26,6 +36,9 @@ final as (
 
     from source
     where as_of_date = {{ var_as_of_date() }}
+    {%- if 'scope' in source_columns %}
+        and coalesce(scope, 'line') not in ('unknown_account', 'stray')
+    {%- endif %}
 
 )
 
