@@ -9,6 +9,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from optimization import OptimizerSettings, household_problems_from_marts, optimize_households
+from optimization.risk import estimate_risk_model
 from orchestration.defs.partitions import as_of_dates, one_date_per_run
 from orchestration.lib.warehouse import MARTS, read_day, read_marts, replace_day
 
@@ -40,7 +41,8 @@ def held_out_outcomes(readiness: pd.DataFrame, columns: list[str]) -> pd.DataFra
 
 @dg.asset(
     # household_quality_holds: the GX household gate; its blocking checks stop this asset for everyone.
-    deps=[dg.AssetKey([name]) for name in MARTS] + [dg.AssetKey(["household_quality_holds"])],
+    deps=[dg.AssetKey([name]) for name in MARTS]
+    + [dg.AssetKey(["household_quality_holds"]), dg.AssetKey(["raw", "price_history"])],
     partitions_def=as_of_dates, backfill_policy=one_date_per_run,
     group_name="optimize",
     kinds={"pyomo", "highs", "duckdb"},
@@ -55,8 +57,16 @@ def household_trades(context: dg.AssetExecutionContext, duckdb: DuckDBResource) 
     with duckdb.get_connection() as con:
         marts = read_marts(con)
         holds = read_day(con, "quality.household_holds", as_of)
+        # The risk model is re-estimated each day from the price history delivered with the day.
+        price_history = con.execute(
+            "select security_id, price_date, close from raw.price_history where as_of_date = ? and price_date <= ?",
+            [as_of, as_of],
+        ).df()
     marts["fct_household_readiness"] = apply_quality_holds(marts["fct_household_readiness"], holds)
-    problems = household_problems_from_marts(marts, as_of, settings)
+    risk_model = estimate_risk_model(price_history, marts["dim_securities"]) if len(price_history) else None
+    if risk_model is None:
+        context.log.warning(f"no price history for {as_of}: tracking error is not priced or reported")
+    problems = household_problems_from_marts(marts, as_of, settings, risk_model=risk_model)
     trades, outcomes = optimize_households(problems, settings)
     held = held_out_outcomes(marts["fct_household_readiness"], list(outcomes.columns))
     outcomes = pd.concat([outcomes, held], ignore_index=True) if len(held) else outcomes
@@ -75,6 +85,9 @@ def household_trades(context: dg.AssetExecutionContext, duckdb: DuckDBResource) 
             "solver_outcomes": dg.MetadataValue.json({k: int(v) for k, v in status.items()}),
             "estimated_tax": round(float(pd.to_numeric(trades["estimated_tax"], errors="coerce").sum()), 2),
             "trade_value": round(float(trades["trade_value"].sum()), 2),
+            "tracking_error_after_median": round(float(outcomes["tracking_error_after"].median()), 6)
+            if "tracking_error_after" in outcomes and outcomes["tracking_error_after"].notna().any()
+            else "not estimated",
             "seconds": round(time.perf_counter() - started, 2),
         }
     )
