@@ -1,5 +1,6 @@
 """`sleeveless audit`: the whole chain behind one order line or one account-day, from the custodian
-rows (re-read from the landing files, whose sha256 is checked against the ledger) to the order line.
+rows (re-read from the immutable archive, ``archive/<date>/<sha256>/<file>``, and their sha256
+checked again) to the order line.
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ class AuditError(RuntimeError):
 
 def _file_lines(store: FileStore, as_of: dt.date, name: str, expected_sha256: str, cache: dict) -> list[str]:
     if name not in cache:
-        content = store.read_bytes(f"{landing_folder_name(as_of)}/{name}")
+        key = f"{landing_folder_name(as_of)}/{expected_sha256}/{name}"
+        if not store.exists(key):
+            raise AuditError(f"{name}: no archived copy at {store.uri(key)}")
+        content = store.read_bytes(key)
         actual = hashlib.sha256(content).hexdigest()
         if actual != expected_sha256:
-            raise AuditError(f"{name}: sha256 {actual} differs from the ingested {expected_sha256}: the file changed")
+            raise AuditError(f"{name}: sha256 {actual} differs from the ingested {expected_sha256}: the archive was altered")
         cache[name] = content.decode("utf-8-sig").splitlines()
     return cache[name]
 
@@ -88,6 +92,7 @@ def audit_chain(lineage: pd.DataFrame, store: FileStore, as_of: dt.date, models:
 def run_audit(home, as_of: dt.date, order_id: str | None, account_id: str | None) -> dict:
     import duckdb
 
+    from orchestration.defs.ingest.resources import archive_location
     from orchestration.lib.stores import store_resource_for
 
     outputs = store_resource_for(home.outputs).store()
@@ -99,8 +104,8 @@ def run_audit(home, as_of: dt.date, order_id: str | None, account_id: str | None
                              "file_sha256 from raw.models "
                              "where as_of_date = ? order by source_line", [as_of]).df()
         households = con.execute("select household_id, filing_status, state, st_rate, lt_rate from main.dim_households").df()
-    landing = store_resource_for(home.landing).store()
-    return audit_chain(lineage, landing, as_of, models, households, order_id=order_id, account_id=account_id)
+    archive = store_resource_for(archive_location(home)).store()
+    return audit_chain(lineage, archive, as_of, models, households, order_id=order_id, account_id=account_id)
 
 
 def to_json(chain: dict) -> str:

@@ -1,5 +1,5 @@
-"""An auditor's chain: an order line resolves to the exact custodian rows behind it, and a landing
-file changed after ingestion is caught by its sha256."""
+"""An auditor's chain: an order line resolves to the exact custodian rows behind it in the archive,
+and an archived file altered after ingestion is caught by its sha256."""
 
 from __future__ import annotations
 
@@ -23,12 +23,12 @@ MODELS = "model_id,model_version,model_name,component_type,component_id,weight\n
 
 @pytest.fixture
 def landing(tmp_path):
-    folder = tmp_path / AS_OF.isoformat()
-    folder.mkdir()
     files = {"open_lots_20261120.csv": LOTS, "prices_20261120.csv": PRICES, "models_20261120.csv": MODELS}
-    for name, text in files.items():
-        (folder / name).write_text(text)
     sha = {name: hashlib.sha256(text.encode()).hexdigest() for name, text in files.items()}
+    for name, text in files.items():  # the archive layout: <date>/<sha256>/<file>
+        folder = tmp_path / AS_OF.isoformat() / sha[name]
+        folder.mkdir(parents=True)
+        (folder / name).write_text(text)
     return LocalFileStore(tmp_path), sha
 
 
@@ -72,10 +72,11 @@ def test_an_order_line_resolves_to_the_custodian_rows_behind_it(landing):
     assert sorted(order["reason"]) == ["rebalance", "tax_loss_harvest"]
 
 
-def test_a_landing_file_changed_after_ingestion_is_caught(landing, tmp_path):
+def test_an_archived_file_altered_after_ingestion_is_caught(landing, tmp_path):
     store, sha = landing
     lineage = _lineage(sha)
-    (tmp_path / AS_OF.isoformat() / "open_lots_20261120.csv").write_text(LOTS.replace("500.00", "400.00"))
+    path = tmp_path / AS_OF.isoformat() / sha["open_lots_20261120.csv"] / "open_lots_20261120.csv"
+    path.write_text(LOTS.replace("500.00", "400.00"))
     households = pd.DataFrame({"household_id": ["H1"], "filing_status": ["single"], "state": ["TX"], "st_rate": [0.4], "lt_rate": [0.2]})
     with pytest.raises(AuditError, match="open_lots_20261120.csv: sha256"):
         audit_chain(lineage, store, AS_OF, _models(sha), households, account_id="A1")

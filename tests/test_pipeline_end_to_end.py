@@ -263,3 +263,36 @@ def test_a_lot_failing_a_gx_household_suite_holds_out_its_household_while_the_re
     folder = Path(home.outputs) / "orders" / FUTURE_LOT_DAY.isoformat()
     ordered = set(pd.concat([pd.read_csv(f, dtype={"account_id": str}) for f in folder.glob("*_orders_*.csv")])["account_id"])
     assert ordered and not ordered & set(accounts.loc[accounts["household_id"] == household, "account_id"])
+
+
+def test_the_audit_chain_of_a_sampled_sell_resolves_to_archived_custodian_rows(pipeline):
+    from sleeveless.audit import run_audit
+
+    instructions = _orders(pipeline, "lot_instructions")
+    sampled = instructions[instructions["action"] == "SELL_VERSUS_PURCHASE"].iloc[len(instructions) // 3]
+    chain = run_audit(pipeline["home"], GOOD_DAY, sampled["order_id"], None)
+    (order,) = chain["orders"]
+    assert order["symbol"] == sampled["symbol"] and order["side"] == "SELL"
+    lot = next(lot for lot in order["lots"] if lot["lot_id"] == sampled["lot_id"])
+    row = lot["custodian_row"]
+    assert row["file"] == f"open_lots_{GOOD_DAY:%Y%m%d}.csv" and row["text"].split(",")[1] == sampled["lot_id"]
+    assert order["price"]["text"].startswith(f"{order['price']['text'].split(',')[0]},{GOOD_DAY.isoformat()},")
+    assert order["model"]["rows"], "the model rows that set the target"
+
+
+def test_the_reports_numbers_equal_the_optimizer_ledger(pipeline):
+    home = pipeline["home"]
+    reports = Path(home.outputs) / "reports" / GOOD_DAY.isoformat()
+    by_account = pd.read_csv(reports / f"taxes_saved_by_account_{GOOD_DAY:%Y%m%d}.csv")
+    with duckdb.connect(str(home.duckdb_path), read_only=True) as con:
+        ledger_tax = con.execute(
+            "select coalesce(sum(estimated_tax), 0) from optimizer.trades where as_of_date = ? and side = 'sell'",
+            [GOOD_DAY],
+        ).fetchone()[0]
+        ledger_saved = con.execute(
+            "select sum(taxes_saved_or_deferred) from reports.taxes_saved_by_account where as_of_date = ?", [GOOD_DAY]
+        ).fetchone()[0]
+    assert by_account["actual_tax"].sum() == pytest.approx(ledger_tax, abs=0.05 * len(by_account))
+    assert by_account["taxes_saved_or_deferred"].sum() == pytest.approx(ledger_saved, abs=0.01)
+    firm = (reports / f"firm_summary_{GOOD_DAY:%Y%m%d}.json").read_text()
+    assert f'"taxes_saved_or_deferred": {round(by_account["taxes_saved_or_deferred"].sum(), 2)}' in firm
