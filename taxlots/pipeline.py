@@ -14,6 +14,7 @@ from decimal import Decimal
 import pandas as pd
 
 from taxlots.model import Account, Lot, Security, Transaction
+from taxlots.netting import net_capital_gains, realized_by_term
 from taxlots.replay import replay
 from taxlots.views import _household_only, carried_loss_reason
 
@@ -136,11 +137,19 @@ def _reason(engine_lots: list[Lot], custodian_adjustment: Decimal, engine_adjust
     return "; ".join(reasons) or "basis differs from the transaction history"
 
 
-def engine_lot_basis(open_lots: pd.DataFrame, transactions: pd.DataFrame, accounts: pd.DataFrame,
-                     securities: pd.DataFrame) -> pd.DataFrame:
-    """One row per custodian open lot: the engine's basis (household-wide wash sales), the difference and
-    a reason when it is not zero. Each household is replayed alone: a history that does not replay
-    gives its lots a reason, not an exception."""
+HOUSEHOLD_REALIZED_COLUMNS = [
+    "household_id", "tax_year", "engine_realized_st_gain_ytd", "engine_realized_lt_gain_ytd",
+    "engine_disallowed_loss_ytd", "engine_permanently_disallowed_ytd", "engine_net_capital_gain_ytd",
+    "engine_ordinary_offset", "engine_carryforward_short_term", "engine_carryforward_long_term", "engine_error",
+]
+
+
+def _replay_households(open_lots: pd.DataFrame, transactions: pd.DataFrame, accounts: pd.DataFrame,
+                       securities: pd.DataFrame):
+    """Yield (household_id, that household's custodian lots, ReplayResult or None, error) per household.
+
+    Each household is replayed alone: a history that does not replay gives its lots a reason, not an
+    exception for the firm."""
     account_map = {r.account_id: Account(r.account_id, _s(r.registration) or "individual", _s(r.household_id))
                    for r in accounts.itertuples()}
     security_map = {r.security_id: Security(r.security_id, _s(r.identical_group), _s(r.security_type) or "equity")
@@ -151,42 +160,90 @@ def engine_lot_basis(open_lots: pd.DataFrame, transactions: pd.DataFrame, accoun
     lot_households = open_lots["account_id"].map(lambda a: household_of.get(a, ""))
     trade_households = trades["account_id"].map(lambda a: household_of.get(a, ""))
     trades_by_household = {h: group for h, group in trades.groupby(trade_households, sort=False)}
-    rows = []
     for household_id, lots_h in open_lots.groupby(lot_households, sort=True):
         accts = {a for a, h in household_of.items() if h == household_id}
         trades_h = trades_by_household.get(household_id, trades.iloc[0:0])
-        error, engine = "", []
         try:
             txns, accts_h = history(trades_h), {a: account_map[a] for a in accts}
             custodian = replay(txns, accts_h, security_map, view="custodian", opening_lots=opening_lots(lots_h, trades_h))
             result = replay(txns, accts_h, security_map,
                             opening_lots=opening_lots(lots_h, trades_h, replaced_fractions(custodian)))
-            engine = result.open_lots
+            yield household_id, lots_h, result, ""
         except ValueError as exc:
-            error = str(exc)
-        by_lot: dict = defaultdict(list)
-        for lot in engine:
-            by_lot[(lot.account_id, lot.root_lot_id)].append(lot)
-        for r in lots_h.itertuples():
-            mine = by_lot.get((r.account_id, r.lot_id), [])
-            custodian_basis, custodian_adj, custodian_q = _d(r.cost_basis), _d(r.wash_sale_adjustment), _d(r.quantity)
-            basis = sum((lot.basis for lot in mine), Decimal(0))
-            adjustment = sum((lot.wash_sale_adjustment for lot in mine), Decimal(0))
-            quantity = sum((lot.quantity for lot in mine), Decimal(0))
-            difference = basis - custodian_basis if mine and not error else None
-            reason = None
-            if difference is None or abs(difference) > TOLERANCE or quantity != custodian_q:
-                reason = _reason(mine, custodian_adj, adjustment, custodian_q, quantity, error)
-            rows.append({
-                "account_id": r.account_id, "lot_id": r.lot_id, "household_id": household_id or None,
-                "security_id": r.security_id, "custodian_quantity": float(custodian_q),
-                "engine_quantity": float(quantity) if mine else None, "custodian_cost_basis": float(custodian_basis),
-                "engine_cost_basis": round(float(basis), 2) if mine and not error else None,
-                "basis_difference": None if difference is None else round(float(difference), 2),
-                "custodian_wash_sale_adjustment": float(custodian_adj),
-                "engine_wash_sale_adjustment": round(float(adjustment), 2) if mine and not error else None,
-                "custodian_adjusted_acquired_date": _date(r.adjusted_acquired_date),
-                "engine_adjusted_acquired_date": min(lot.adjusted_acquired_date for lot in mine) if mine else None,
-                "basis_difference_reason": reason,
-            })
+            yield household_id, lots_h, None, str(exc)
+
+
+def _lot_rows(household_id, lots_h: pd.DataFrame, engine: list[Lot], error: str) -> list[dict]:
+    by_lot: dict = defaultdict(list)
+    for lot in engine:
+        by_lot[(lot.account_id, lot.root_lot_id)].append(lot)
+    rows = []
+    for r in lots_h.itertuples():
+        mine = by_lot.get((r.account_id, r.lot_id), [])
+        custodian_basis, custodian_adj, custodian_q = _d(r.cost_basis), _d(r.wash_sale_adjustment), _d(r.quantity)
+        basis = sum((lot.basis for lot in mine), Decimal(0))
+        adjustment = sum((lot.wash_sale_adjustment for lot in mine), Decimal(0))
+        quantity = sum((lot.quantity for lot in mine), Decimal(0))
+        difference = basis - custodian_basis if mine and not error else None
+        reason = None
+        if difference is None or abs(difference) > TOLERANCE or quantity != custodian_q:
+            reason = _reason(mine, custodian_adj, adjustment, custodian_q, quantity, error)
+        rows.append({
+            "account_id": r.account_id, "lot_id": r.lot_id, "household_id": household_id or None,
+            "security_id": r.security_id, "custodian_quantity": float(custodian_q),
+            "engine_quantity": float(quantity) if mine else None, "custodian_cost_basis": float(custodian_basis),
+            "engine_cost_basis": round(float(basis), 2) if mine and not error else None,
+            "basis_difference": None if difference is None else round(float(difference), 2),
+            "custodian_wash_sale_adjustment": float(custodian_adj),
+            "engine_wash_sale_adjustment": round(float(adjustment), 2) if mine and not error else None,
+            "custodian_adjusted_acquired_date": _date(r.adjusted_acquired_date),
+            "engine_adjusted_acquired_date": min(lot.adjusted_acquired_date for lot in mine) if mine else None,
+            "basis_difference_reason": reason,
+        })
+    return rows
+
+
+def household_realized_row(household_id: str, result, error: str, year: int, filing_status: str) -> dict:
+    """Schedule D for the year so far from the engine's realized lots, netted with the $3,000 / $1,500
+    offset. Carryforwards from earlier years are not in the custodian history, so none come in."""
+    if result is None:
+        return {"household_id": household_id, "tax_year": year, "engine_error": error or None}
+    st, lt = realized_by_term(result.realized, year)
+    in_year = [r for r in result.realized if r.sale_date.year == year and r.taxable]
+    netted = net_capital_gains(st, lt, filing_status)
+    return {
+        "household_id": household_id, "tax_year": year,
+        "engine_realized_st_gain_ytd": float(st), "engine_realized_lt_gain_ytd": float(lt),
+        "engine_disallowed_loss_ytd": float(sum((r.disallowed_loss for r in in_year), Decimal(0))),
+        "engine_permanently_disallowed_ytd": float(sum((r.permanently_disallowed for r in in_year), Decimal(0))),
+        "engine_net_capital_gain_ytd": float(netted.net), "engine_ordinary_offset": float(netted.ordinary_offset),
+        "engine_carryforward_short_term": float(netted.carryforward_short_term),
+        "engine_carryforward_long_term": float(netted.carryforward_long_term), "engine_error": None,
+    }
+
+
+def engine_books(open_lots: pd.DataFrame, transactions: pd.DataFrame, accounts: pd.DataFrame,
+                 securities: pd.DataFrame, as_of: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One replay per household, two tables: the engine's basis for every custodian lot (with the
+    difference and its reason), and the household's realized gains, netting and carryforwards for
+    as_of's year."""
+    filing = {r.household_id: _s(r.filing_status) or "single" for r in accounts.itertuples()} \
+        if "filing_status" in accounts else {}
+    lot_rows, household_rows = [], []
+    for household_id, lots_h, result, error in _replay_households(open_lots, transactions, accounts, securities):
+        lot_rows += _lot_rows(household_id, lots_h, result.open_lots if result else [], error)
+        if household_id:
+            household_rows.append(household_realized_row(household_id, result, error, as_of.year,
+                                                         filing.get(household_id, "single")))
+    return (pd.DataFrame(lot_rows, columns=LOT_BASIS_COLUMNS),
+            pd.DataFrame(household_rows, columns=HOUSEHOLD_REALIZED_COLUMNS))
+
+
+def engine_lot_basis(open_lots: pd.DataFrame, transactions: pd.DataFrame, accounts: pd.DataFrame,
+                     securities: pd.DataFrame) -> pd.DataFrame:
+    """One row per custodian open lot: the engine's basis (household-wide wash sales), the difference and
+    a reason when it is not zero."""
+    rows = []
+    for household_id, lots_h, result, error in _replay_households(open_lots, transactions, accounts, securities):
+        rows += _lot_rows(household_id, lots_h, result.open_lots if result else [], error)
     return pd.DataFrame(rows, columns=LOT_BASIS_COLUMNS)

@@ -63,3 +63,27 @@ def test_a_lot_closed_in_the_history_gets_back_the_loss_the_custodian_already_di
     row = engine_lot_basis(open_lots, history, ACCOUNTS, SECURITIES).iloc[0]
     assert row["engine_cost_basis"] == pytest.approx(140.0) and row["engine_wash_sale_adjustment"] == pytest.approx(50.0)
     assert pd.isna(row["basis_difference_reason"])
+
+
+def test_the_households_year_counts_the_spouse_wash_sale_and_nets_to_the_offset():
+    import datetime as dt
+
+    from taxlots.pipeline import engine_books
+
+    accounts = ACCOUNTS.assign(filing_status="married_joint")
+    open_lots = lots([("OWN", "L1", "X", 5, 500.0, "2025-01-02", "2025-01-02", 0.0),
+                      ("SPO", "L2", "X", 5, 450.0, "2026-03-10", "2026-03-10", 0.0),
+                      ("OWN", "L4", "Y", 10, 10_000.0, "2026-01-05", "2026-01-05", 0.0)])
+    history = txns([("T1", "OWN", "2026-03-01", "sell", "X", 5, 400.0, "L1", -100.0, "long"),
+                    ("T2", "SPO", "2026-03-10", "buy", "X", 5, -450.0, "L2", None, None),
+                    ("T3", "OWN", "2026-01-05", "buy", "Y", 20, -20_000.0, "L4", None, None),
+                    ("T4", "OWN", "2026-06-01", "sell", "Y", 10, 5_000.0, "L4", -5_000.0, "short")])
+    _, households = engine_books(open_lots, history, accounts, SECURITIES, dt.date(2026, 11, 20))
+    year = households.set_index("household_id").loc["H1"]
+    # The X loss of 100 is disallowed: the spouse bought X 9 days later. The Y loss of 5,000 is allowed,
+    # so the year nets to -5,000 short-term: 3,000 offsets ordinary income and 2,000 carries forward.
+    assert year["engine_disallowed_loss_ytd"] == pytest.approx(100.0)
+    assert year["engine_realized_st_gain_ytd"] == pytest.approx(-5_000.0)
+    assert year["engine_realized_lt_gain_ytd"] == pytest.approx(0.0)
+    assert year["engine_ordinary_offset"] == pytest.approx(3_000.0)
+    assert year["engine_carryforward_short_term"] == pytest.approx(2_000.0)

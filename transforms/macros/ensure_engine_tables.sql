@@ -10,4 +10,10 @@
         engine_wash_sale_adjustment double, custodian_adjusted_acquired_date date,
         engine_adjusted_acquired_date date, basis_difference_reason varchar
     );
+    create table if not exists taxlots.household_realized (
+        as_of_date date, run_id varchar, household_id varchar, tax_year bigint,
+        engine_realized_st_gain_ytd double, engine_realized_lt_gain_ytd double, engine_disallowed_loss_ytd double,
+        engine_permanently_disallowed_ytd double, engine_net_capital_gain_ytd double, engine_ordinary_offset double,
+        engine_carryforward_short_term double, engine_carryforward_long_term double, engine_error varchar
+    );
 {% endmacro %}

@@ -9,7 +9,7 @@ from dagster_duckdb import DuckDBResource
 
 from orchestration.defs.partitions import as_of_dates, one_date_per_run
 from orchestration.lib.warehouse import replace_day
-from taxlots.pipeline import engine_lot_basis
+from taxlots.pipeline import engine_books
 
 INPUTS = ("open_lots", "transactions", "accounts", "security_master")
 DATES = ("custodian_adjusted_acquired_date", "engine_adjusted_acquired_date")
@@ -42,24 +42,32 @@ def typed_for_warehouse(result: pd.DataFrame) -> pd.DataFrame:
 def engine_lot_basis_asset(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Replays every household's transactions (wash sales across all its accounts, IRAs included) over
     the custodian's open lots; where the engine's basis differs from the custodian's, fct_lots shows
-    the difference and the reason beside the custodian's basis."""
+    the difference and the reason beside the custodian's basis. Also writes the household's year
+    (taxlots.household_realized: realized gains, disallowed losses, netting, offset, carryforwards),
+    which dim_households carries beside the custodian-reported figures."""
     as_of = dt.date.fromisoformat(context.partition_key)
     started = time.perf_counter()
     with duckdb.get_connection() as con:
         frames = {
             name: con.execute(f"select * from raw.{name} where as_of_date = ?", [as_of]).df() for name in INPUTS
         }
-    result = typed_for_warehouse(
-        engine_lot_basis(frames["open_lots"], frames["transactions"], frames["accounts"], frames["security_master"])
+    lots, households = engine_books(
+        frames["open_lots"], frames["transactions"], frames["accounts"], frames["security_master"], as_of
     )
+    result = typed_for_warehouse(lots)
+    households = households.astype({"engine_error": "string", "household_id": "string"})
     with duckdb.get_connection() as con:
         replace_day(con, "taxlots.engine_lot_basis", result, as_of, context.run.run_id)
+        replace_day(con, "taxlots.household_realized", households, as_of, context.run.run_id)
     differing = result[result["basis_difference_reason"].notna()]
     sample = differing[["account_id", "lot_id", "basis_difference", "basis_difference_reason"]].head(20)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(result),
             "lots_differing_from_custodian": len(differing),
+            "households_replayed": len(households),
+            "households_not_replayed": int(households["engine_error"].notna().sum()),
+            "losses_disallowed_household_wide": round(float(households["engine_disallowed_loss_ytd"].sum()), 2),
             "basis_difference_total": round(float(pd.to_numeric(differing["basis_difference"]).abs().sum()), 2),
             "sample": dg.MetadataValue.md(sample.to_markdown(index=False) if len(sample) else "none"),
             "seconds": round(time.perf_counter() - started, 2),

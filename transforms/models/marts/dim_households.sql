@@ -52,6 +52,12 @@ household_cash as (
 
 ),
 
+engine as (
+
+    select * from {{ ref('stg_taxlots__household_realized') }}
+
+),
+
 joined as (
 
     select
@@ -66,6 +72,13 @@ joined as (
         coalesce(realized_gains.realized_lt_gain_ytd, 0.0) as realized_lt_gain_ytd,
         coalesce(household_cash.cash, 0.0) as cash,
         coalesce(security_values.securities_value, 0.0) as securities_value,
+        engine.engine_realized_st_gain_ytd,
+        engine.engine_realized_lt_gain_ytd,
+        engine.engine_disallowed_loss_ytd,
+        engine.engine_net_capital_gain_ytd,
+        engine.engine_ordinary_offset,
+        engine.engine_carryforward_short_term,
+        engine.engine_carryforward_long_term,
 
     from households
     left join tax_rates
@@ -76,6 +89,8 @@ joined as (
         on households.household_id = household_cash.household_id
     left join security_values
         on households.household_id = security_values.household_id
+    left join engine
+        on households.household_id = engine.household_id
 
 ),
 
@@ -116,6 +131,15 @@ final as (
         cast(account_count as bigint) as account_count,
         cast(securities_value + cash as double) as market_value,
         cast(cash as double) as cash,
+
+        ---------- the tax-lot engine's year (household-wide wash sales; null when it did not run)
+        cast(engine_realized_st_gain_ytd as double) as engine_realized_st_gain_ytd,
+        cast(engine_realized_lt_gain_ytd as double) as engine_realized_lt_gain_ytd,
+        cast(engine_disallowed_loss_ytd as double) as engine_disallowed_loss_ytd,
+        cast(engine_net_capital_gain_ytd as double) as engine_net_capital_gain_ytd,
+        cast(engine_ordinary_offset as double) as engine_ordinary_offset,
+        cast(engine_carryforward_short_term as double) as engine_carryforward_short_term,
+        cast(engine_carryforward_long_term as double) as engine_carryforward_long_term,
 
     from joined
 
