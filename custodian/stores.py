@@ -68,6 +68,22 @@ class FileStore(Protocol):
     def uri(self, key: str) -> str: ...
 
 
+def _durable_temp_beside(path: Path, content: bytes) -> str:
+    """Write ``content`` to a hidden temporary file next to ``path`` and fsync it; the caller renames
+    or links it into place, so no reader ever sees a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp
+
+
 @dataclass(frozen=True)
 class LocalFileStore:
     root: Path
@@ -115,13 +131,8 @@ class LocalFileStore:
     def write_bytes(self, key: str, content: bytes) -> str:
         """Atomic: write a temporary file beside the target, then rename over it."""
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        tmp = _durable_temp_beside(path, content)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(content)
-                handle.flush()
-                os.fsync(handle.fileno())
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):
@@ -137,13 +148,8 @@ class LocalFileStore:
         path = self._path(key)
         if path.is_file():
             return str(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        tmp = _durable_temp_beside(path, content)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(content)
-                handle.flush()
-                os.fsync(handle.fileno())
             os.chmod(tmp, 0o444)
             try:
                 os.link(tmp, path)  # fails if the file appeared meanwhile: never overwrite

@@ -88,15 +88,6 @@ def test_canonical_layout_doc_is_in_sync_with_the_code():
     assert doc.read_text() == render(), "run: python -m custodian.layout_doc > docs/canonical-layout.md"
 
 
-@pytest.fixture(scope="module")
-def s3_server():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 def test_the_same_store_api_reads_and_writes_s3(s3_server, monkeypatch):

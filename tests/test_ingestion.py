@@ -228,15 +228,6 @@ def test_the_code_location_shows_the_sensor_and_the_schedule():
 
 # --- S3 on a real S3-compatible server (moto, loopback) -------------------------------------------
 
-@pytest.fixture(scope="module")
-def s3_server():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture
