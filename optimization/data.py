@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from optimization.settings import OptimizerSettings
+from optimization.settings import HOUSEHOLD_OVERRIDABLE, OptimizerSettings
 
 if TYPE_CHECKING:
     from optimization.risk import HouseholdRisk, RiskModel  # noqa: F401
@@ -39,6 +39,13 @@ REQUIRED_FRAMES = (
     "fct_requests",
     "fct_household_readiness",
 )
+# Optional: frames and columns read when present (older warehouses and test builders lack them).
+#   fct_trading_restrictions: account_id, security_id, restriction_type (TRADING_RESTRICTIONS)
+#   dim_accounts: cash_minimum, trading_locked, preferred_asset_classes ('us_bond;intl_equity')
+#   dim_households: the OptimizerSettings knobs in HOUSEHOLD_OVERRIDABLE (blank: firm default)
+OPTIONAL_FRAMES = ("fct_trading_restrictions",)
+NEVER_SELL, NEVER_HOLD = "never_sell_security", "never_hold_security"
+TRADING_RESTRICTIONS = (NEVER_SELL, NEVER_HOLD)
 
 
 def sum_by(index: np.ndarray, weights: np.ndarray, minlength: int) -> np.ndarray:
@@ -60,7 +67,12 @@ class AccountData:
     cash: float
     withdrawal: float = 0.0  # requested cash_withdrawal total, USD
     gift_amount: float = 0.0  # requested charitable_gift total, USD
-    restricted: frozenset[str] = frozenset()  # never bought here (fct_buy_restrictions)
+    restricted: frozenset[str] = frozenset()  # never bought here (fct_buy_restrictions, never_hold)
+    never_sell: frozenset[str] = frozenset()  # securities whose lots here are never sold or given
+    never_hold: frozenset[str] = frozenset()  # securities whose lots here are all sold today
+    cash_minimum: float = 0.0  # cash_after >= this (and >= 0)
+    locked: bool = False  # no trade at all in this account (its holdings still count)
+    preferred_asset_classes: frozenset[str] = frozenset()  # placement preference (asset location)
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,6 +123,8 @@ class HouseholdProblem:
     realized_st_gain_ytd: float = 0.0  # net realized this year before today (dim_households)
     realized_lt_gain_ytd: float = 0.0
     risk: "HouseholdRisk | None" = None  # risk model rows for security_ids; None: no tracking error
+    asset_class: tuple[str, ...] = ()  # per security_id (asset location); empty: unknown
+    overrides: tuple[tuple[str, float], ...] = ()  # per-household settings (HOUSEHOLD_OVERRIDABLE)
 
     # ----------------------------------------------------------------------------------------
     @property
@@ -142,8 +156,13 @@ class HouseholdProblem:
         if np.isnat(lots.long_term_date).any():
             raise ValueError("lot long_term_date missing")
         for a in self.accounts:
-            if not all(math.isfinite(x) for x in (a.cash, a.withdrawal, a.gift_amount)):
-                raise ValueError(f"account {a.account_id}: cash or request amount missing")
+            if not all(math.isfinite(x) for x in (a.cash, a.withdrawal, a.gift_amount, a.cash_minimum)):
+                raise ValueError(f"account {a.account_id}: cash, cash minimum or request amount missing")
+            conflict = sorted(a.never_hold & a.never_sell) + (sorted(a.never_hold) if a.locked else [])
+            if conflict:
+                raise ValueError(
+                    f"account {a.account_id}: never_hold {', '.join(conflict)} conflicts with never_sell or a lock"
+                )
         if not all(math.isfinite(x) for x in (self.st_rate, self.lt_rate)):
             raise ValueError("household tax rates missing")
         if not np.all(np.isfinite(self.target_weight)) or not math.isfinite(self.cash_target_weight):
@@ -239,6 +258,11 @@ def household_problems_from_marts(
 
     hh = frames["dim_households"]
     hh_ids = _keys(hh, "household_id")
+    override_values = {name: _numbers(hh, name) for name in HOUSEHOLD_OVERRIDABLE if name in hh.columns}
+    hh_overrides = {
+        h: tuple((name, float(v[i])) for name, v in override_values.items() if math.isfinite(v[i]))
+        for i, h in enumerate(hh_ids)
+    }
     hh_rates = {
         h: (st, lt, budget, st_ytd, lt_ytd)
         for h, st, lt, budget, st_ytd, lt_ytd in zip(
@@ -251,7 +275,7 @@ def household_problems_from_marts(
     sec_ids = _keys(sec, "security_id")
     sector, asset_class, group = _keys(sec, "gics_sector"), _keys(sec, "asset_class"), _keys(sec, "identical_group")
     sec_info = {
-        sid: (p, sector[i] or asset_class[i] or UNCLASSIFIED_BUCKET, group[i] or sid)
+        sid: (p, sector[i] or asset_class[i] or UNCLASSIFIED_BUCKET, group[i] or sid, asset_class[i] or UNCLASSIFIED_BUCKET)
         for i, (sid, p) in enumerate(zip(sec_ids, _numbers(sec, "price")))
     }
 
@@ -259,6 +283,8 @@ def household_problems_from_marts(
     acc_cols = dict(
         id=_keys(acc, "account_id"), hh=_keys(acc, "household_id"),
         taxable=_bools(acc, "taxable"), fractional=_bools(acc, "fractional_allowed"),
+        cash_minimum=np.nan_to_num(_numbers(acc, "cash_minimum", 0.0), nan=0.0), locked=_bools(acc, "trading_locked"),
+        preferred=_keys(acc, "preferred_asset_classes"),
     )
     acc_slices = _Slices(acc_cols["hh"])
     cash_frame = frames["fct_account_cash"]
@@ -269,6 +295,13 @@ def household_problems_from_marts(
     restr = frames["fct_buy_restrictions"]
     for a, s in zip(_keys(restr, "account_id"), _keys(restr, "security_id")):
         restrictions.setdefault(a, set()).add(s)
+    trading: dict[tuple[str, str], set[str]] = {}
+    if "fct_trading_restrictions" in frames:
+        tr = frames["fct_trading_restrictions"]
+        for a, s, kind in zip(_keys(tr, "account_id"), _keys(tr, "security_id"), _keys(tr, "restriction_type")):
+            if kind not in TRADING_RESTRICTIONS:  # the mart's accepted_values test reports these
+                continue
+            trading.setdefault((a, kind), set()).add(s)
 
     lots = frames["fct_lots"]
     lot_cols = dict(
@@ -309,7 +342,7 @@ def household_problems_from_marts(
         try:
             problem = _household_problem(
                 household_id, as_of64, as_of, hh_rates, sec_info,
-                take(acc_cols, acc_slices.rows(household_id)), cash_by_account, restrictions,
+                take(acc_cols, acc_slices.rows(household_id)), cash_by_account, restrictions, trading,
                 take(lot_cols, lot_slices.rows(household_id)), take(tgt_cols, tgt_slices.rows(household_id)),
                 take(win_cols, win_slices.rows(household_id)), take(req_cols, req_slices.rows(household_id)),
             )
@@ -322,6 +355,8 @@ def household_problems_from_marts(
                         f"({', '.join(risk.unmodelled[:3])}...), prior exposures used",
                     )
                 problem = replace(problem, risk=risk, notes=notes)
+            if hh_overrides.get(household_id):
+                problem = replace(problem, overrides=hh_overrides[household_id])
         except Exception as exc:  # noqa: BLE001 - one household's bad data must not stop the rest
             problem = HouseholdProblem(household_id, as_of, error=f"{type(exc).__name__}: {exc}")
         problems.append(problem)
@@ -329,7 +364,7 @@ def household_problems_from_marts(
 
 
 def _household_problem(
-    household_id, as_of64, as_of, hh_rates, sec_info, acc, cash_by_account, restrictions, lots, tgt, win, req,
+    household_id, as_of64, as_of, hh_rates, sec_info, acc, cash_by_account, restrictions, trading, lots, tgt, win, req,
 ) -> HouseholdProblem:
     if household_id not in hh_rates:
         raise KeyError(f"household {household_id} not in dim_households")
@@ -341,6 +376,7 @@ def _household_problem(
     account_ids = [str(a) for a in acc["id"][order]]
     account_index = {a: i for i, a in enumerate(account_ids)}
     taxable = dict(zip(account_ids, acc["taxable"][order]))
+    locked = dict(zip(account_ids, acc["locked"][order]))
     withdrawal = dict.fromkeys(account_ids, 0.0)
     gift = dict.fromkeys(account_ids, 0.0)
     for request_id, account_id, kind, amount in sorted(
@@ -351,7 +387,9 @@ def _household_problem(
         elif kind == "cash_withdrawal":
             withdrawal[account_id] += amount
         elif kind == "charitable_gift":
-            if taxable[account_id]:
+            if locked.get(account_id):
+                notes.append(f"request {request_id} ignored: account {account_id} is locked")
+            elif taxable[account_id]:
                 gift[account_id] += amount
             else:
                 notes.append(f"request {request_id} ignored: gifts come from taxable accounts only")
@@ -365,7 +403,14 @@ def _household_problem(
             cash=cash_by_account.get(a, 0.0),
             withdrawal=withdrawal[a],
             gift_amount=gift[a],
-            restricted=frozenset(restrictions.get(a, ())),
+            restricted=frozenset(restrictions.get(a, ())) | frozenset(trading.get((a, NEVER_HOLD), ())),
+            never_sell=frozenset(trading.get((a, NEVER_SELL), ())),
+            never_hold=frozenset(trading.get((a, NEVER_HOLD), ())),
+            cash_minimum=float(acc["cash_minimum"][i]),
+            locked=bool(acc["locked"][i]),
+            preferred_asset_classes=frozenset(
+                c.strip() for c in (acc["preferred"][i] or "").replace(",", ";").split(";") if c.strip()
+            ),
         )
         for a, i in zip(account_ids, order)
     )
@@ -392,16 +437,18 @@ def _household_problem(
     security_index = {s: i for i, s in enumerate(security_ids)}
 
     price = np.full(len(security_ids), np.nan)
-    bucket, group = [], []
+    bucket, group, asset_class = [], [], []
     for i, s in enumerate(security_ids):
         info = sec_info.get(s)
         if info is None:  # held but not in dim_securities: the lots' price, its own group
             bucket.append(UNCLASSIFIED_BUCKET)
             group.append(s)
+            asset_class.append(UNCLASSIFIED_BUCKET)
         else:
             price[i] = info[0]
             bucket.append(info[1])
             group.append(info[2])
+            asset_class.append(info[3])
     lot_security = np.array([security_index[s] for s in lots["security"]], dtype=np.int64)
     for i in np.unique(lot_security):
         if security_ids[i] not in sec_info:
@@ -458,4 +505,5 @@ def _household_problem(
         notes=tuple(notes),
         realized_st_gain_ytd=0.0 if math.isnan(st_ytd) else float(st_ytd),
         realized_lt_gain_ytd=0.0 if math.isnan(lt_ytd) else float(lt_ytd),
+        asset_class=tuple(asset_class),
     )

@@ -30,6 +30,8 @@ TRADE_COLUMNS = [
     "acquired_date", "cost_basis_relieved", "realized_gain", "holding_term", "estimated_tax", "reason",
 ]
 NOISE = 1e-7
+# Sells that a request or a rule makes (never dropped as small trades)
+REQUEST_REASONS = ("cash_withdrawal", "cash_need", "restriction")
 EPS = 1e-6  # dollars: cash shortfall tolerance
 QUANTUM_EPS = 1e-3  # fraction of a quantum forgiven when flooring (LP noise)
 
@@ -151,6 +153,8 @@ def round_quantities(problem: HouseholdProblem, facts: HouseholdFacts, lp: Quant
 
     gift = round_lot(lp.gift)
     sell = np.minimum(round_lot(lp.sell), qty - gift)
+    if facts.must_sell is not None:  # never_hold: the whole lot goes, whatever the LP's noise
+        sell = np.where(facts.must_sell, qty - gift, sell)
     sell[sell < NOISE] = 0.0
     buy = np.where(lp.buy > 0, _floor(lp.buy, quantum_acc[facts.buy_account]), 0.0)
 
@@ -173,14 +177,15 @@ def round_quantities(problem: HouseholdProblem, facts: HouseholdFacts, lp: Quant
     reasons = sell_reasons(problem, facts, q)
 
     # drop small trades (not full lots, not request-driven)
-    small_sell = (sell * facts.lot_price < settings.min_trade_value) & ~full_lot & (reasons != "cash_withdrawal")
+    small_sell = (sell * facts.lot_price < settings.min_trade_value) & ~full_lot & ~np.isin(reasons, REQUEST_REASONS)
     q.sell[small_sell & (sell > 0)] = 0.0
     buy_value = q.buy * price[facts.buy_security]
     q.buy[buy_value < settings.min_trade_value] = 0.0
 
-    # repair cash_never_negative
+    # repair cash_never_negative (and the cash minimum)
+    minimum = facts.cash_minimum if facts.cash_minimum is not None else np.zeros(len(problem.accounts))
     for a in range(len(problem.accounts)):
-        shortfall = lambda: -float(holdings_after(problem, facts, q)[1][a])  # noqa: E731
+        shortfall = lambda: float(minimum[a]) - float(holdings_after(problem, facts, q)[1][a])  # noqa: E731
         if shortfall() <= EPS:
             continue
         quantum = quantum_acc[a]
@@ -209,34 +214,69 @@ def round_quantities(problem: HouseholdProblem, facts: HouseholdFacts, lp: Quant
 
 
 def sell_reasons(problem: HouseholdProblem, facts: HouseholdFacts, q: Quantities) -> np.ndarray:
-    """Reason per lot for its sell (README "Reasons"); '' where nothing is sold."""
+    """Reason per lot for its sell (README "Reasons"); '' where nothing is sold.
+
+    tax_loss_harvest (a loss sold in a taxable account) > restriction (never_hold, or a security
+    the account may no longer buy) > cash_withdrawal / cash_need (the sells that raise a requested
+    withdrawal or the cash minimum, lowest tax per dollar first) > transition (a holding outside
+    the target model) > rebalance.
+    """
     lots = problem.lots
     n = len(lots)
     reasons = np.full(n, "", dtype=object)
     taxable = np.array([a.taxable for a in problem.accounts], dtype=bool)
     sold = q.sell > 0
-    harvest = sold & taxable[lots.account] & (facts.gain_per_share < 0)
+    harvest = sold & taxable[lots.account] & (facts.tax_per_share < 0)  # a loss that counts today
     restricted = np.array(
         [problem.security_ids[s] in problem.accounts[a].restricted for a, s in zip(lots.account, lots.security)],
         dtype=bool,
     )
+    if facts.must_sell is not None:
+        restricted |= facts.must_sell
+    outside_model = problem.target_weight[lots.security] <= 0
     reasons[sold] = "rebalance"
+    reasons[sold & outside_model] = "transition"
     reasons[harvest] = "tax_loss_harvest"
     reasons[sold & restricted & ~harvest] = "restriction"
     proceeds = q.sell * facts.lot_price
+    minimum = facts.cash_minimum if facts.cash_minimum is not None else np.zeros(len(problem.accounts))
     for a, account in enumerate(problem.accounts):
-        if account.withdrawal <= 0:
+        need_total = account.withdrawal + minimum[a] - account.cash
+        if need_total <= EPS:
             continue
+        label = "cash_withdrawal" if account.withdrawal > 0 else "cash_need"
         in_a = lots.account == a
-        need = account.withdrawal - account.cash - proceeds[in_a & (reasons != "rebalance") & sold].sum()
-        cands = [i for i in np.flatnonzero(in_a & (reasons == "rebalance"))]
+        movable = np.isin(reasons, ("rebalance", "transition"))
+        need = need_total - proceeds[in_a & sold & ~movable].sum()
+        cands = [i for i in np.flatnonzero(in_a & movable)]
         cands.sort(key=lambda i: (facts.tax_per_share[i] / facts.lot_price[i], lots.lot_id[i]))
         raised = 0.0
         for i in cands:
             if raised >= need - EPS:
                 break
-            reasons[i] = "cash_withdrawal"
+            reasons[i] = label
             raised += proceeds[i]
+    return reasons
+
+
+def buy_reasons(problem: HouseholdProblem, facts: HouseholdFacts, q: Quantities, sells: np.ndarray) -> np.ndarray:
+    """Reason per buy column: wash_sale_substitute when the household harvests a loss today that
+    leaves that security under its target (it cannot be bought back inside the wash window) and the
+    buy is in the same sector (or asset-class bucket) from another identical group: the buy keeps
+    the exposure the harvest gave up. Else rebalance."""
+    reasons = np.full(len(q.buy), "rebalance", dtype=object)
+    harvested = set(problem.lots.security[sells == "tax_loss_harvest"].tolist())
+    if not harvested:
+        return reasons
+    values, _ = holdings_after(problem, facts, q)
+    short = {s for s in harvested if values[s] < problem.target_weight[s] * facts.value_after - 1.0}
+    groups_by_bucket: dict[str, set[str]] = {}
+    for s in short:
+        groups_by_bucket.setdefault(problem.bucket[s], set()).add(problem.identical_group[s])
+    for j, s in enumerate(facts.buy_security):
+        groups = groups_by_bucket.get(problem.bucket[s])
+        if q.buy[j] > 0 and groups and problem.identical_group[s] not in groups:
+            reasons[j] = "wash_sale_substitute"
     return reasons
 
 
@@ -254,6 +294,7 @@ def trade_rows(problem: HouseholdProblem, facts: HouseholdFacts, q: Quantities) 
     lots = problem.lots
     hh = problem.household_id
     reasons = sell_reasons(problem, facts, q)
+    bought_for = buy_reasons(problem, facts, q, reasons)
     rows = []
     for i in np.flatnonzero((q.sell > 0) | (q.gift > 0)):
         account = problem.accounts[lots.account[i]]
@@ -281,7 +322,7 @@ def trade_rows(problem: HouseholdProblem, facts: HouseholdFacts, q: Quantities) 
         p = float(problem.price[s])
         rows.append((
             hh, account.account_id, problem.security_ids[s], "buy", n, p, n * p, None, None, None, None,
-            None, None, "rebalance",
+            None, None, bought_for[j],
         ))
     return rows
 

@@ -52,6 +52,7 @@ class HouseholdFacts:
     buy_security: np.ndarray
     buy_upper: np.ndarray  # shares: bound implied by cash_never_negative and buy_only_up_to_target
     buy_shortfall: np.ndarray  # per security: max(0, t V_after - value held), dollars
+    substitute_room: np.ndarray  # per security: most dollars bought above target as a harvest substitute
     withdrawal: np.ndarray  # per account
     cash: np.ndarray  # per account
     value_before: float  # V
@@ -59,6 +60,10 @@ class HouseholdFacts:
     notes: tuple[str, ...] = ()
     inside_bands: bool = False  # every holding and the total drift within their drift bands
     band: np.ndarray | None = None  # per holding (securities, then CASH): band half-width, weight
+    never_sold: np.ndarray | None = None  # per lot: a never_sell restriction or a locked account
+    must_sell: np.ndarray | None = None  # per lot: a never_hold restriction (sold or given in full)
+    cash_minimum: np.ndarray | None = None  # per account
+    buy_location_cost: np.ndarray | None = None  # per buy column: asset-location penalty per share
 
 
 def household_facts(problem: HouseholdProblem, settings: OptimizerSettings) -> HouseholdFacts:
@@ -70,12 +75,22 @@ def household_facts(problem: HouseholdProblem, settings: OptimizerSettings) -> H
     taxable = np.array([a.taxable for a in accounts], dtype=bool)[lots.account] if len(lots) else np.zeros(0, bool)
     rate = np.where(lots.is_long_term, problem.lt_rate, problem.st_rate) * taxable
     near = (~lots.is_long_term) & (lots.days_to_long_term <= settings.near_long_term_days) & (gain > 0) & taxable
-    wash_blocked = lots.no_loss_sale & (gain < 0)
-    sell_upper = np.where(wash_blocked, 0.0, lots.quantity)
-
     notes = list(problem.notes)
+    never_sold, must_sell = restricted_lots(problem)
+    wash_blocked = lots.no_loss_sale & (gain < 0)
+    forced_wash = wash_blocked & must_sell
+    if forced_wash.any():
+        # never_hold wins over the wash window: the lot is sold, its loss is disallowed (added to
+        # the basis of the replacement), so it is worth no tax today.
+        rate = np.where(forced_wash, 0.0, rate)
+        notes.append(
+            f"never_hold forces {int(forced_wash.sum())} loss lots inside a wash window: loss disallowed"
+        )
+        wash_blocked = wash_blocked & ~must_sell
+    sell_upper = np.where(wash_blocked | never_sold, 0.0, lots.quantity)
+
     gift_amount = np.array([a.gift_amount for a in accounts], dtype=float)
-    gift_eligible = (gift_amount[lots.account] > 0) & taxable & lots.is_long_term & (gain > 0)
+    gift_eligible = (gift_amount[lots.account] > 0) & taxable & lots.is_long_term & (gain > 0) & ~never_sold
     eligible_value = sum_by(
         lots.account, weights=np.where(gift_eligible, lots.quantity * lot_price, 0.0), minlength=len(accounts)
     )
@@ -89,6 +104,11 @@ def household_facts(problem: HouseholdProblem, settings: OptimizerSettings) -> H
 
     cash = np.array([a.cash for a in accounts], dtype=float)
     withdrawal = np.array([a.withdrawal for a in accounts], dtype=float)
+    cash_minimum = np.array([max(0.0, a.cash_minimum) for a in accounts], dtype=float)
+    for a, account in enumerate(accounts):
+        if account.locked and cash_minimum[a] > cash[a] - withdrawal[a]:
+            cash_minimum[a] = max(0.0, cash[a] - withdrawal[a])  # a locked account cannot raise cash
+            notes.append(f"{account.account_id} is locked: its cash minimum is held at {cash_minimum[a]:.2f}")
     value_before = problem.market_value
     value_after = value_before - float(withdrawal.sum()) - float(gift_target.sum())
     if not value_after > 0:
@@ -97,10 +117,20 @@ def household_facts(problem: HouseholdProblem, settings: OptimizerSettings) -> H
     # Buy columns: target securities (weight > 0) not restricted in the account and not in an
     # identical group with an active no_buy window (wash_sale_block, household-wide).
     n_sec = len(problem.security_ids)
-    sellable = sum_by(lots.account, weights=lots.quantity * lot_price, minlength=len(accounts))
-    budget = np.maximum(cash, 0.0) + sellable - withdrawal  # most an account can ever spend
+    sellable = sum_by(lots.account, weights=sell_upper * lot_price, minlength=len(accounts))
+    forced = sum_by(lots.account, weights=np.where(must_sell, lots.quantity * lot_price, 0.0), minlength=len(accounts))
+    for a, account in enumerate(accounts):
+        reachable = cash[a] + sellable[a] - withdrawal[a]
+        if reachable < cash_minimum[a] - 1e-6 and (withdrawal[a] > 0 or cash_minimum[a] > cash[a]):
+            raise InfeasibleRequest(
+                f"account {account.account_id} cannot hold its cash minimum {cash_minimum[a]:.2f} after "
+                f"withdrawals {withdrawal[a]:.2f} even selling every lot it may sell ({reachable:.2f} reachable)"
+            )
+    # most an account can ever spend (selling everything it may sell, keeping its cash minimum)
+    budget = np.maximum(cash, 0.0) + sellable - withdrawal - cash_minimum
     # buy_only_up_to_target: purchases of s <= shortfall to target + value of s given today.
     shortfall = np.maximum(0.0, problem.target_weight * value_after - problem.holding_values)
+    room = substitute_room(problem, settings, gain, sell_upper, taxable, lot_price, value_after)
     relievable = sum_by(
         lots.security, weights=np.where(gift_eligible, lots.quantity * lot_price, 0.0), minlength=n_sec
     )
@@ -108,7 +138,7 @@ def household_facts(problem: HouseholdProblem, settings: OptimizerSettings) -> H
         s
         for s, sid in enumerate(problem.security_ids)
         if problem.target_weight[s] > 0 and problem.identical_group[s] not in problem.no_buy_groups
-        and shortfall[s] + relievable[s] > 0
+        and shortfall[s] + relievable[s] + room[s] > 0
     ]
     # drift bands (settings): measured on the household before trades and requests
     target_h = np.append(problem.target_weight, problem.cash_target_weight)
@@ -121,15 +151,26 @@ def household_facts(problem: HouseholdProblem, settings: OptimizerSettings) -> H
         notes.append("inside drift bands: only harvesting or requests trade")
 
     buy_account, buy_security, buy_upper = [], [], []
+    asset_class = problem.asset_class or (None,) * n_sec
+    exempt = set(settings.tax_exempt_asset_classes)
     for a, account in enumerate(accounts):
-        if budget[a] <= 0:
+        if budget[a] <= 0 or account.locked:
             continue
         for s in buyable:
             if problem.security_ids[s] in account.restricted:
                 continue
+            if not account.taxable and asset_class[s] in exempt:  # tax_exempt_outside_iras
+                continue
             buy_account.append(a)
             buy_security.append(s)
-            buy_upper.append(min(budget[a], shortfall[s] + relievable[s]) / price[s])
+            buy_upper.append(min(budget[a], shortfall[s] + relievable[s] + room[s]) / price[s])
+    buy_account_arr = np.array(buy_account, dtype=np.int64)
+    buy_security_arr = np.array(buy_security, dtype=np.int64)
+    misplaced = misplaced_buys(problem, settings, buy_account_arr, buy_security_arr)
+    if (forced > 0).any():
+        notes.append("never_hold: " + ", ".join(
+            f"{accounts[a].account_id} sells {', '.join(sorted(accounts[a].never_hold))}" for a in np.flatnonzero(forced > 0)
+        ))
     return HouseholdFacts(
         lot_price=lot_price,
         gain_per_share=gain,
@@ -140,10 +181,11 @@ def household_facts(problem: HouseholdProblem, settings: OptimizerSettings) -> H
         wash_blocked=wash_blocked,
         gift_eligible=gift_eligible,
         gift_target=gift_target,
-        buy_account=np.array(buy_account, dtype=np.int64),
-        buy_security=np.array(buy_security, dtype=np.int64),
+        buy_account=buy_account_arr,
+        buy_security=buy_security_arr,
         buy_upper=np.array(buy_upper, dtype=float),
         buy_shortfall=shortfall,
+        substitute_room=room,
         withdrawal=withdrawal,
         cash=cash,
         value_before=value_before,
@@ -151,7 +193,81 @@ def household_facts(problem: HouseholdProblem, settings: OptimizerSettings) -> H
         notes=tuple(notes),
         inside_bands=inside,
         band=band,
+        never_sold=never_sold,
+        must_sell=must_sell,
+        cash_minimum=cash_minimum,
+        buy_location_cost=np.where(misplaced, settings.asset_location_penalty, 0.0) * price[buy_security_arr],
     )
+
+
+def substitute_room(problem, settings, gain, sell_upper, taxable, lot_price, value_after) -> np.ndarray:
+    """Dollars per security that may be bought above target to replace harvested losses: at most
+    settings.substitute_room x V_after, and at most the value of sellable taxable loss lots of
+    other identical groups in the same sector (bucket). Zero where no such harvest is possible."""
+    n_sec = len(problem.security_ids)
+    if settings.substitute_room <= 0 or not len(problem.lots):
+        return np.zeros(n_sec)
+    lots = problem.lots
+    harvestable = (gain < 0) & (sell_upper > 0) & taxable
+    if not harvestable.any():
+        return np.zeros(n_sec)
+    value = sum_by(lots.security, weights=np.where(harvestable, sell_upper * lot_price, 0.0), minlength=n_sec)
+    bucket_total: dict[str, float] = {}
+    group_total: dict[tuple[str, str], float] = {}
+    for s in np.flatnonzero(value):
+        b, g = problem.bucket[s], problem.identical_group[s]
+        bucket_total[b] = bucket_total.get(b, 0.0) + value[s]
+        group_total[(b, g)] = group_total.get((b, g), 0.0) + value[s]
+    others = np.array([
+        bucket_total.get(b, 0.0) - group_total.get((b, g), 0.0)
+        for b, g in zip(problem.bucket, problem.identical_group)
+    ])
+    return np.minimum(settings.substitute_room * value_after, np.maximum(others, 0.0))
+
+
+def restricted_lots(problem: HouseholdProblem) -> tuple[np.ndarray, np.ndarray]:
+    """(never_sold, must_sell) per lot: never_sell restrictions and locked accounts; never_hold."""
+    lots = problem.lots
+    never_sold = np.zeros(len(lots), dtype=bool)
+    must_sell = np.zeros(len(lots), dtype=bool)
+    for a, account in enumerate(problem.accounts):
+        in_a = lots.account == a
+        if account.locked:
+            never_sold |= in_a
+            continue
+        for names, mask in ((account.never_sell, never_sold), (account.never_hold, must_sell)):
+            if names:
+                hit = np.array([problem.security_ids[s] in names for s in lots.security], dtype=bool)
+                mask |= in_a & hit
+    return never_sold, must_sell
+
+
+def misplaced_buys(problem: HouseholdProblem, settings: OptimizerSettings, buy_account, buy_security) -> np.ndarray:
+    """Per buy column: True where asset location says the purchase belongs in another account.
+
+    - tax_inefficient_in_taxable: a tax-inefficient holding (settings' asset classes and sectors)
+      bought in a taxable account while the household has an unlocked non-taxable account;
+    - placement_preference: a holding outside the account's preferred asset classes while another
+      unlocked account of the household prefers that class.
+    """
+    n = len(buy_account)
+    if not n or not problem.asset_class:
+        return np.zeros(n, dtype=bool)
+    accounts = problem.accounts
+    has_shelter = any(not a.taxable and not a.locked for a in accounts)
+    inefficient = np.array([
+        c in settings.tax_inefficient_asset_classes or b in settings.tax_inefficient_sectors
+        for c, b in zip(problem.asset_class, problem.bucket)
+    ], dtype=bool)
+    taxable = np.array([a.taxable for a in accounts], dtype=bool)
+    out = inefficient[buy_security] & taxable[buy_account] & has_shelter
+    preferred_somewhere = set().union(*(a.preferred_asset_classes for a in accounts if not a.locked))
+    if preferred_somewhere:
+        cls = np.array(problem.asset_class, dtype=object)[buy_security]
+        here = np.array([c in accounts[a].preferred_asset_classes for a, c in zip(buy_account, cls)], dtype=bool)
+        elsewhere = np.array([c in preferred_somewhere for c in cls], dtype=bool)
+        out |= elsewhere & ~here
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,7 +433,8 @@ def household_standard_form(problem: HouseholdProblem, settings: OptimizerSettin
     tc = settings.trading_cost_rate
     sf = StandardForm(facts=f)
     sector_tiers = settings.sector_tiers
-    price_risk = problem.risk is not None and settings.risk_aversion > 0
+    te_cap = settings.tracking_error_cap
+    price_risk = problem.risk is not None and (settings.risk_aversion > 0 or te_cap is not None)
     # inside the drift bands the rebalancing incentives are off (settings "drift bands")
     sf.risk_aversion = 0.0 if f.inside_bands else settings.risk_aversion
     holdings = list(problem.security_ids) + [CASH]
@@ -359,9 +476,10 @@ def household_standard_form(problem: HouseholdProblem, settings: OptimizerSettin
     sw_secs = np.flatnonzero(switched)
 
     # --- columns -------------------------------------------------------------------------------
+    tw = settings.tax_weight
     sell = sf.add_cols(
         "sell", lots.lot_id, 0.0, lots.quantity,
-        f.tax_per_share + settings.near_long_term_penalty * f.near_long_term_gain + tc * f.lot_price,
+        tw * f.tax_per_share + settings.near_long_term_penalty * f.near_long_term_gain + tc * f.lot_price,
     )
     gift_lots = np.flatnonzero(f.gift_eligible)
     gift = sf.add_cols(
@@ -370,7 +488,7 @@ def household_standard_form(problem: HouseholdProblem, settings: OptimizerSettin
     )
     buy_labels = [(problem.accounts[a].account_id, problem.security_ids[s]) for a, s in zip(f.buy_account, f.buy_security)]
     buy_price = price[f.buy_security]
-    buy = sf.add_cols("buy", buy_labels, 0.0, f.buy_upper, tc * buy_price)
+    buy = sf.add_cols("buy", buy_labels, 0.0, f.buy_upper, tc * buy_price + f.buy_location_cost)
 
     hk = [(h, k) for h in holdings for k in range(K)]
     ra = sf.risk_aversion
@@ -445,8 +563,12 @@ def household_standard_form(problem: HouseholdProblem, settings: OptimizerSettin
     price_unusable = settings.unusable_loss_value < 1.0 and (len(st_loss) + len(lt_loss)) > 0
     if price_unusable:
         discount = 1.0 - settings.unusable_loss_value
-        u_st = sf.add_cols("unusable_st_loss", [None] if len(st_loss) else [], 0.0, INF, discount * problem.st_rate)
-        u_lt = sf.add_cols("unusable_lt_loss", [None] if len(lt_loss) else [], 0.0, INF, discount * problem.lt_rate)
+        u_st = sf.add_cols("unusable_st_loss", [None] if len(st_loss) else [], 0.0, INF, tw * discount * problem.st_rate)
+        u_lt = sf.add_cols("unusable_lt_loss", [None] if len(lt_loss) else [], 0.0, INF, tw * discount * problem.lt_rate)
+    te_overrun = sf.add_cols(
+        "tracking_error_overrun", [None] if price_risk and te_cap is not None else [], 0.0, INF,
+        settings.tracking_error_overrun_penalty,
+    )
 
     # --- security_weight_deviation[h]: value_h after - t_h V_after = sum_k over - sum_k under ----
     # CASH: its value after is the sum of cash_after over accounts (cash_balance rows below)
@@ -524,6 +646,10 @@ def household_standard_form(problem: HouseholdProblem, settings: OptimizerSettin
     # --- cash_never_negative[a]: withdrawals are met and no account overdraws --------------------
     nn_rows = sf.add_rows("cash_never_negative", acc_ids, 0.0, INF)
     sf.add_coefs(nn_rows, cash_after, 1.0)
+    # --- cash_at_least_minimum[a]: the account keeps its cash minimum ------------------------------
+    with_min = np.flatnonzero(f.cash_minimum > 0)
+    cm_rows = sf.add_rows("cash_at_least_minimum", [acc_ids[a] for a in with_min], f.cash_minimum[with_min], INF)
+    sf.add_coefs(cm_rows, cash_after[with_min], 1.0)
 
     # --- charitable_gift_amount[a]: the requested gift value (or all that is eligible) -----------
     gift_accounts = [a for a in range(n_acc) if f.gift_target[a] > 0]
@@ -547,6 +673,19 @@ def household_standard_form(problem: HouseholdProblem, settings: OptimizerSettin
         sf.add_coefs(np.full(len(taxed), t_row[0]), sell[taxed], f.tax_per_share[taxed])
         sf.add_coefs(t_row, overrun, -1.0)
 
+    # --- never_sell_restriction[l]: never_sell securities and locked accounts keep their lots ------
+    frozen = np.flatnonzero(f.never_sold)
+    ns_rows = sf.add_rows("never_sell_restriction", [lots.lot_id[i] for i in frozen], -INF, 0.0)
+    sf.add_coefs(ns_rows, sell[frozen], 1.0)
+    # --- never_hold_restriction[l]: never_hold securities are sold (or given) in full today -------
+    forced = np.flatnonzero(f.must_sell)
+    nh_rows = sf.add_rows("never_hold_restriction", [lots.lot_id[i] for i in forced], lots.quantity[forced], INF)
+    sf.add_coefs(nh_rows, sell[forced], 1.0)
+    gift_pos = np.full(n_lots, -1)
+    gift_pos[gift_lots] = gift
+    forced_gift = forced[gift_pos[forced] >= 0]
+    sf.add_coefs(nh_rows[np.searchsorted(forced, forced_gift)], gift_pos[forced_gift], 1.0)
+
     # --- no_loss_sale_inside_wash_window[l]: a recent buy of the group blocks loss sales ----------
     blocked = np.flatnonzero(f.wash_blocked)
     b_rows = sf.add_rows("no_loss_sale_inside_wash_window", [lots.lot_id[i] for i in blocked], -INF, 0.0)
@@ -559,6 +698,37 @@ def household_standard_form(problem: HouseholdProblem, settings: OptimizerSettin
     bt_row_of = np.full(n_sec, -1)
     bt_row_of[bought] = bt_rows
     sf.add_coefs(bt_row_of[f.buy_security], buy, buy_price)
+    # ... plus, as a wash-sale substitute, the loss dollars harvested today in its sector from
+    # other identical groups (at most substitute_room): H_bucket - H_own_group, where
+    # harvested_loss_value_* = sum of price x sell over the taxable loss lots of the bucket / group
+    sub = bought[f.substitute_room[bought] > 0]
+    if len(sub):
+        harvest_lot = np.flatnonzero((f.gain_per_share < 0) & (f.sell_upper > 0) & (f.tax_rate > 0))
+        lot_bucket = np.array([problem.bucket[s] for s in lots.security[harvest_lot]], dtype=object)
+        lot_grp = lot_group[harvest_lot]
+        hb_labels = sorted(set(lot_bucket.tolist()) & {problem.bucket[s] for s in sub})
+        hg_labels = sorted(set(lot_grp.tolist()) & {problem.identical_group[s] for s in sub})
+        hb = sf.add_cols("harvested_loss_value_by_sector", hb_labels, 0.0, INF, 0.0)
+        hg = sf.add_cols("harvested_loss_value_by_group", hg_labels, 0.0, INF, 0.0)
+        hb_of = dict(zip(hb_labels, hb))
+        hg_of = dict(zip(hg_labels, hg))
+        for name, labels_, cols_, keys in (
+            ("harvested_loss_value_by_sector_definition", hb_labels, hb, lot_bucket),
+            ("harvested_loss_value_by_group_definition", hg_labels, hg, lot_grp),
+        ):
+            d_rows = sf.add_rows(name, labels_, 0.0, 0.0)
+            sf.add_coefs(d_rows, cols_, 1.0)
+            row_of = dict(zip(labels_, d_rows))
+            hit = np.array([k in row_of for k in keys], dtype=bool)
+            sf.add_coefs([row_of[k] for k in keys[hit]], sell[harvest_lot[hit]], -f.lot_price[harvest_lot[hit]])
+        for s_ in sub:
+            b_col = hb_of.get(problem.bucket[s_])
+            if b_col is None:
+                continue
+            sf.add_coefs([bt_row_of[s_]], [b_col], -1.0)
+            g_col = hg_of.get(problem.identical_group[s_])
+            if g_col is not None:
+                sf.add_coefs([bt_row_of[s_]], [g_col], 1.0)
     gift_in = np.flatnonzero(bt_row_of[lots.security[gift_lots]] >= 0)
     sf.add_coefs(bt_row_of[lots.security[gift_lots[gift_in]]], gift[gift_in], -f.lot_price[gift_lots[gift_in]])
 
@@ -572,7 +742,7 @@ def household_standard_form(problem: HouseholdProblem, settings: OptimizerSettin
     sf.add_coefs(l_rows, sell[sw_lots], 1.0)
     sf.add_coefs(l_rows, z_of_sec[lots.security[sw_lots]], -f.sell_upper[sw_lots])
     sw_bought = bought[switched[bought]]
-    short = f.buy_shortfall[sw_bought]
+    short = f.buy_shortfall[sw_bought] + f.substitute_room[sw_bought]
     bb_rows = sf.add_rows("same_day_wash_sale_buy", [problem.security_ids[s] for s in sw_bought], -INF, short)
     bb_row_of = np.full(n_sec, -1)
     bb_row_of[sw_bought] = bb_rows
@@ -629,6 +799,11 @@ def household_standard_form(problem: HouseholdProblem, settings: OptimizerSettin
             sf.add_coefs(w, u, 1.0)
             sf.add_coefs(np.full(len(loss), w[0]), sell[loss], f.gain_per_share[loss])
 
+    # --- tracking_error_cap: linearised V x TE^2 <= V x cap^2 + overrun (soft) -------------------
+    if len(te_overrun):
+        te_row = sf.add_rows("tracking_error_cap", [None], -INF, V * te_cap**2)
+        sf.add_coefs(te_row, te_overrun, -1.0)
+
     # --- objective parts (the Pyomo model names them; c above is their weighted sum) ------------
     near = np.flatnonzero(f.near_long_term_gain)
     sf.objective_terms = {
@@ -655,6 +830,13 @@ def household_standard_form(problem: HouseholdProblem, settings: OptimizerSettin
         sf.objective_terms["specific_risk"] = (dev_cols[keep], slope[keep])
         zc = np.concatenate([z_over.ravel(), z_under.ravel()])
         sf.objective_terms["factor_risk"] = (zc, np.tile(np.tile(z_secant, n_fac), 2) * V)
+    if len(te_overrun):
+        for name in ("specific_risk", "factor_risk"):
+            tcols, tcoefs = sf.objective_terms[name]
+            sf.add_coefs(np.full(len(tcols), te_row[0]), tcols, tcoefs)
+    misplaced = np.flatnonzero(f.buy_location_cost > 0)
+    if len(misplaced):
+        sf.objective_terms["misplaced_buy_value"] = (buy[misplaced], buy_price[misplaced])
     if price_unusable:
         uc = np.concatenate([u_st, u_lt])
         sf.objective_terms["unusable_loss_tax_value"] = (
@@ -695,6 +877,11 @@ _VARIABLES = {
     "factor_risk_under": ("factor_risk_under", "FACTOR_RISK_TIERS", pyo.NonNegativeReals, "rotated exposure < 0, per tier"),
     "unusable_st_loss": ("unusable_st_loss", None, pyo.NonNegativeReals, "ST loss dollars not usable this year"),
     "unusable_lt_loss": ("unusable_lt_loss", None, pyo.NonNegativeReals, "LT loss dollars not usable this year"),
+    "tracking_error_overrun": ("tracking_error_overrun", None, pyo.NonNegativeReals, "V x TE^2 above the cap"),
+    "harvested_loss_value_by_sector": (
+        "harvested_loss_value_by_sector", "HARVEST_SECTORS", pyo.NonNegativeReals, "loss-lot dollars sold, per sector"),
+    "harvested_loss_value_by_group": (
+        "harvested_loss_value_by_group", "HARVEST_GROUPS", pyo.NonNegativeReals, "loss-lot dollars sold, per group"),
 }
 
 
@@ -726,6 +913,8 @@ def _build_household_model(problem, settings, form) -> pyo.ConcreteModel:
     m.SWITCHED_TIERS = pyo.Set(initialize=labels["harvest_over"], dimen=2, ordered=True)
     m.WASH_SWITCH_GROUPS = pyo.Set(initialize=labels["wash_sale_switch"], ordered=True)
     m.ACCOUNTS = pyo.Set(initialize=labels["cash_after"], ordered=True)
+    m.HARVEST_SECTORS = pyo.Set(initialize=labels.get("harvested_loss_value_by_sector", []), ordered=True)
+    m.HARVEST_GROUPS = pyo.Set(initialize=labels.get("harvested_loss_value_by_group", []), ordered=True)
     m.FACTORS = pyo.Set(initialize=labels.get("factor_exposure", []), ordered=True)
     m.FACTOR_RISK_TIERS = pyo.Set(initialize=labels.get("factor_risk_over", []), dimen=2, ordered=True)
     m.TIERS = pyo.Set(initialize=range(len(settings.security_tiers)), ordered=True)
@@ -742,6 +931,9 @@ def _build_household_model(problem, settings, form) -> pyo.ConcreteModel:
     m.near_long_term_penalty = pyo.Param(initialize=settings.near_long_term_penalty, mutable=True)
     m.gift_preference = pyo.Param(initialize=settings.gift_preference, mutable=True)
     m.tax_overrun_penalty = pyo.Param(initialize=settings.tax_overrun_penalty, mutable=True)
+    m.tax_weight = pyo.Param(initialize=settings.tax_weight, mutable=True)
+    m.asset_location_penalty = pyo.Param(initialize=settings.asset_location_penalty, mutable=True)
+    m.tracking_error_overrun_penalty = pyo.Param(initialize=settings.tracking_error_overrun_penalty, mutable=True)
 
     # Vars, in the standard form's column order --------------------------------------------------
     col_vars: list = []
@@ -797,7 +989,7 @@ def _build_household_model(problem, settings, form) -> pyo.ConcreteModel:
     cost = (
         sum(m.drift_penalty[k] * m.security_drift_dollars[k] for k in m.TIERS)
         + sum(m.sector_drift_penalty[k] * m.sector_drift_dollars[k] for k in m.SECTOR_TIER)
-        + m.tax_cost
+        + m.tax_weight * m.tax_cost
         + m.near_long_term_penalty * m.near_long_term_gain
         + m.trading_cost_rate * m.traded_value
         - m.gift_preference * m.gift_tax_avoided
@@ -808,7 +1000,11 @@ def _build_household_model(problem, settings, form) -> pyo.ConcreteModel:
         # risk_aversion x V_after x TE^2, linearised (README "Tracking error")
         cost = cost + m.risk_aversion * (m.specific_risk + m.factor_risk)
     if "unusable_loss_tax_value" in sf.objective_terms:
-        cost = cost + (1 - m.unusable_loss_value) * m.unusable_loss_tax_value
+        cost = cost + m.tax_weight * (1 - m.unusable_loss_value) * m.unusable_loss_tax_value
+    if "misplaced_buy_value" in sf.objective_terms:
+        cost = cost + m.asset_location_penalty * m.misplaced_buy_value
+    if "tracking_error_cap" in sf.row_blocks:
+        cost = cost + m.tracking_error_overrun_penalty * m.tracking_error_overrun
     m.total_cost = pyo.Objective(expr=cost, sense=pyo.minimize)
     return m
 

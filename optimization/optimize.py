@@ -33,6 +33,8 @@ OUTCOME_COLUMNS = [
     "variable_count", "constraint_count", "drift_before", "drift_after", "estimated_tax", "trade_count", "message",
     # added for issue 5 (annualised ex-ante tracking error vs target; NaN without a risk model)
     "tracking_error_before", "tracking_error_after",
+    # relative MIP gap at the end of the branch-and-bound (0 for a pure LP; NaN when not solved)
+    "mip_gap",
 ]
 
 
@@ -42,11 +44,14 @@ def optimize_household(problem: HouseholdProblem, settings: OptimizerSettings = 
     outcome.update(
         household_id=problem.household_id, lot_count=len(problem.lots), estimated_tax=0.0, trade_count=0,
         build_seconds=0.0, solve_seconds=0.0, objective=math.nan, drift_before=math.nan, drift_after=math.nan,
-        tracking_error_before=math.nan, tracking_error_after=math.nan,
+        tracking_error_before=math.nan, tracking_error_after=math.nan, mip_gap=math.nan,
     )
     messages = list(problem.notes)
     stage = "validate"
     try:
+        if problem.overrides:
+            settings = settings.with_overrides(problem.overrides)
+            messages.append("household settings: " + ", ".join(f"{k}={v:g}" for k, v in problem.overrides))
         problem.validate()
         outcome["drift_before"] = drift_before(problem)
         outcome["tracking_error_before"] = tracking_error_before(problem)
@@ -55,12 +60,13 @@ def optimize_household(problem: HouseholdProblem, settings: OptimizerSettings = 
         form = household_standard_form(problem, settings)
         model = build_household_model(problem, settings, form)
         outcome["build_seconds"] = time.perf_counter() - t0
-        messages = list(form.facts.notes)
+        messages = messages[len(problem.notes):] + list(form.facts.notes)
         stage = "solve"
         result = solve_household_model(model, settings)
         outcome.update(
             status=result.status.value, termination=result.termination, solve_seconds=result.solve_seconds,
             variable_count=result.variable_count, constraint_count=result.constraint_count,
+            mip_gap=result.mip_gap if result.mip_gap is not None else (0.0 if not result.binary_count else math.nan),
         )
         if result.status != SolveStatus.OPTIMAL:
             messages.append(f"no trades: solver ended {result.termination}")
@@ -120,7 +126,7 @@ def optimize_households(
     rows = [row for trades, _ in results for row in trades]
     outcomes = pd.DataFrame([outcome for _, outcome in results], columns=OUTCOME_COLUMNS)
     for col in ("objective", "build_seconds", "solve_seconds", "drift_before", "drift_after", "estimated_tax",
-                "tracking_error_before", "tracking_error_after"):
+                "tracking_error_before", "tracking_error_after", "mip_gap"):
         outcomes[col] = outcomes[col].astype(float)
     for col in ("lot_count", "variable_count", "constraint_count", "trade_count"):
         outcomes[col] = outcomes[col].fillna(0).astype(int)

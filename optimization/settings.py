@@ -6,9 +6,17 @@ trading cost, and a price put on each dollar held away from target.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 SOLVER_INTERFACES = ("direct", "appsi")
+
+# Knobs a household may override from the account master (dim_households columns of the same
+# name; docs/marts.md). Everything else is firm policy.
+HOUSEHOLD_OVERRIDABLE = (
+    "risk_aversion", "tax_weight", "trading_cost_bps", "tracking_error_cap", "unusable_loss_value",
+    "drift_band_absolute", "drift_band_total", "min_trade_value",
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,9 @@ class OptimizerSettings:
     sector_drift_penalty_steps: tuple[tuple[float, float], ...] = ((0.02, 0.05), (0.05, 0.25))
 
     # --- costs -----------------------------------------------------------------------------
+    # Weight on taxes (realized gains and harvested losses, the unusable-loss discount included)
+    # against the other dollar terms: 1.0 = a tax dollar is a dollar; 0 = tax-blind rebalancing.
+    tax_weight: float = 1.0
     trading_cost_bps: float = 5.0  # per side, on sell and buy value (not on gifts)
     near_long_term_days: int = 30  # a short-term lot this close to long_term_date ...
     near_long_term_penalty: float = 0.05  # ... costs st_rate + this per dollar of gain
@@ -51,6 +62,21 @@ class OptimizerSettings:
     # "secant" (interpolation: over-estimates TE^2 between breakpoints, exact on them) or
     # "tangent" (max of tangents: a lower bound; the benchmark uses it to bracket the exact optimum)
     risk_linearization: str = "secant"
+    # Cap on the linearised ex-ante tracking error (annualised, e.g. 0.01 = 1%); None: no cap.
+    # Soft: TE^2 above cap^2 costs tracking_error_overrun_penalty per dollar of V x TE^2, so a
+    # household that cannot reach the cap today still gets its best trades (README "Tracking error").
+    tracking_error_cap: float | None = None
+    tracking_error_overrun_penalty: float = 1000.0
+
+    # --- asset location --------------------------------------------------------------------
+    # Dollars per dollar bought of a tax-inefficient holding (these asset classes or GICS sectors)
+    # in a taxable account while the household has an unlocked non-taxable account, and of any
+    # holding outside an account's preferred asset classes while another account prefers it.
+    asset_location_penalty: float = 0.002
+    tax_inefficient_asset_classes: tuple[str, ...] = ("us_bond",)
+    tax_inefficient_sectors: tuple[str, ...] = ("Real Estate",)
+    # Never bought in non-taxable accounts (their tax exemption is wasted there).
+    tax_exempt_asset_classes: tuple[str, ...] = ("muni_bond",)
 
     # --- drift bands -----------------------------------------------------------------------
     # A household is inside its bands when every holding (CASH included) is within
@@ -63,6 +89,12 @@ class OptimizerSettings:
     drift_band_absolute: float = 0.01
     drift_band_relative: float = 0.0
     drift_band_total: float = 0.02
+
+    # --- harvest substitutes ------------------------------------------------------------------
+    # A security may be bought above its target by up to this weight of V_after (and never by
+    # more than the sellable loss-lot value of OTHER identical groups in its sector): the room a
+    # wash-sale substitute needs to stand in for a harvested holding. 0: never buy above target.
+    substitute_room: float = 0.01
 
     # --- order generation ------------------------------------------------------------------
     min_trade_value: float = 25.0  # smaller trades dropped (not full-lot sells, not requests)
@@ -109,6 +141,24 @@ class OptimizerSettings:
             raise ValueError("risk_aversion must be >= 0")
         if self.workers < 1:
             raise ValueError("workers must be >= 1")
+        if self.tax_weight < 0:
+            raise ValueError("tax_weight must be >= 0")
+        if self.tracking_error_cap is not None and not self.tracking_error_cap > 0:
+            raise ValueError("tracking_error_cap must be > 0 (or None)")
+        if not 0.0 <= self.substitute_room <= 1.0:
+            raise ValueError("substitute_room must be in [0, 1]")
+        if self.asset_location_penalty < 0:
+            raise ValueError("asset_location_penalty must be >= 0")
+
+    def with_overrides(self, overrides: Mapping[str, float] | tuple = ()) -> "OptimizerSettings":
+        """These settings with a household's overrides applied (HOUSEHOLD_OVERRIDABLE only)."""
+        overrides = dict(overrides)
+        if not overrides:
+            return self
+        unknown = sorted(set(overrides) - set(HOUSEHOLD_OVERRIDABLE))
+        if unknown:
+            raise ValueError(f"not overridable per household: {', '.join(unknown)}")
+        return replace(self, **{k: (None if v is None else float(v)) for k, v in overrides.items()})
 
     @staticmethod
     def _tiers(base: float, steps: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:

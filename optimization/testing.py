@@ -15,11 +15,12 @@ MART_COLUMNS = {
     "dim_securities": ["security_id", "ticker", "cusip", "description", "security_type", "asset_class", "gics_sector",
                        "gics_industry", "identical_group", "price", "price_date"],
     "dim_accounts": ["account_id", "household_id", "owner_role", "registration", "taxable", "custodian",
-                     "fractional_allowed", "model_id"],
+                     "fractional_allowed", "model_id", "cash_minimum", "trading_locked", "preferred_asset_classes"],
     "dim_households": ["household_id", "filing_status", "state", "ordinary_income", "advisory_fee_bps",
                        "annual_tax_budget", "federal_st_rate", "federal_lt_rate", "niit_rate", "state_rate", "st_rate",
                        "lt_rate", "realized_st_gain_ytd", "realized_lt_gain_ytd", "tax_budget_remaining",
-                       "account_count", "market_value", "cash"],
+                       "account_count", "market_value", "cash", "risk_aversion", "tax_weight", "trading_cost_bps",
+                       "tracking_error_cap"],
     "fct_lots": ["lot_id", "account_id", "household_id", "security_id", "identical_group", "quantity", "cost_basis",
                  "cost_per_share", "acquired_date", "adjusted_acquired_date", "long_term_date", "is_long_term", "price",
                  "market_value", "unrealized_gain", "taxable", "source_file", "source_line", "file_sha256"],
@@ -30,6 +31,7 @@ MART_COLUMNS = {
     "fct_wash_sale_windows": ["household_id", "identical_group", "window_type", "window_start", "window_end",
                               "source_transaction_id", "source_account_id", "exempt_lot_id"],
     "fct_buy_restrictions": ["account_id", "security_id", "reason"],
+    "fct_trading_restrictions": ["account_id", "security_id", "restriction_type"],
     "fct_requests": ["request_id", "household_id", "account_id", "request_type", "amount"],
     "fct_household_readiness": ["household_id", "is_ready", "hold_reasons"],
 }
@@ -64,20 +66,23 @@ class MartBuilder:
         return self
 
     def household(self, household_id, st_rate=0.408, lt_rate=0.238, tax_budget_remaining=None,
-                  realized_st_gain_ytd=0.0, realized_lt_gain_ytd=0.0):
+                  realized_st_gain_ytd=0.0, realized_lt_gain_ytd=0.0, **overrides):
+        """overrides: per-household settings (risk_aversion, tax_weight, trading_cost_bps, tracking_error_cap)."""
         self.rows["dim_households"].append(dict(
             household_id=household_id, filing_status="married_joint", state="CA", ordinary_income=500_000.0,
             advisory_fee_bps=50.0, annual_tax_budget=tax_budget_remaining, federal_st_rate=None, federal_lt_rate=None,
             niit_rate=None, state_rate=None, st_rate=st_rate, lt_rate=lt_rate, realized_st_gain_ytd=realized_st_gain_ytd,
             realized_lt_gain_ytd=realized_lt_gain_ytd, tax_budget_remaining=tax_budget_remaining, account_count=None,
-            market_value=None, cash=None,
+            market_value=None, cash=None, **overrides,
         ))
         return self
 
-    def account(self, account_id, household_id, taxable=True, fractional=True, cash=0.0, registration=None):
+    def account(self, account_id, household_id, taxable=True, fractional=True, cash=0.0, registration=None,
+                cash_minimum=None, locked=False, preferred_asset_classes=None):
         row = dict(account_id=account_id, household_id=household_id, owner_role="primary",
                    registration=registration or ("joint" if taxable else "traditional_ira"), taxable=taxable,
-                   custodian="schwab", fractional_allowed=fractional, model_id="M1")
+                   custodian="schwab", fractional_allowed=fractional, model_id="M1", cash_minimum=cash_minimum,
+                   trading_locked=locked, preferred_asset_classes=preferred_asset_classes)
         self._account[account_id] = row
         self.rows["dim_accounts"].append(row)
         self.rows["fct_account_cash"].append(dict(account_id=account_id, household_id=household_id, cash=float(cash)))
@@ -112,6 +117,12 @@ class MartBuilder:
 
     def restriction(self, account_id, security_id, reason="never_buy_security"):
         self.rows["fct_buy_restrictions"].append(dict(account_id=account_id, security_id=security_id, reason=reason))
+        return self
+
+    def trading_restriction(self, account_id, security_id, restriction_type):
+        """never_sell_security or never_hold_security for one account."""
+        self.rows["fct_trading_restrictions"].append(
+            dict(account_id=account_id, security_id=security_id, restriction_type=restriction_type))
         return self
 
     def request(self, request_id, household_id, account_id, request_type, amount):

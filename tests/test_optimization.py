@@ -246,7 +246,9 @@ def test_ira_gain_sells_cost_no_tax_so_rebalancing_happens_in_the_ira():
 def test_withdrawal_is_raised_in_its_own_account_at_least_tax_and_cash_never_negative():
     # T1 must pay $1,000 with no cash; the IRA's $5,000 is not T1's. Selling $1,000 of the ST loss
     # lot (0.204 benefit/$) beats the LT gain (0.119 tax/$) and the ST gain (0.245 tax/$); all three
-    # leave the same drift. More harvesting would cost 2 x 0.25 drift per $: no.
+    # leave the same drift. More harvesting would cost 2 x 0.25 drift per $: no. (Without the
+    # substitute room, which tests/test_optimization_rules.py covers: the rule under test alone.)
+    no_room = OptimizerSettings(substitute_room=0.0)
     b = MartBuilder(AS_OF).security("AAA", 100.0).security("BBB", 100.0).security("CCC", 100.0)
     b.household("H1").account("T1", "H1", taxable=True, fractional=False, cash=0.0)
     b.account("I1", "H1", taxable=False, cash=5000.0)
@@ -256,7 +258,7 @@ def test_withdrawal_is_raised_in_its_own_account_at_least_tax_and_cash_never_neg
         b.target("H1", s, 0.2)
     b.target("H1", "CASH", 0.4)
     b.request("R1", "H1", "T1", "cash_withdrawal", 1000.0)
-    trades, outcomes = run(b)
+    trades, outcomes = run(b, no_room)
     assert outcomes.status.tolist() == ["optimal"]
     assert rows(trades) == [("T1", "sell", "AAA", "LOSS", 10.0, "tax_loss_harvest")]
     assert_cash_never_negative(b, trades)
@@ -264,11 +266,11 @@ def test_withdrawal_is_raised_in_its_own_account_at_least_tax_and_cash_never_neg
     # a withdrawal T1 cannot raise ($7,000 from $6,000 of lots) is infeasible although the
     # household holds more (the IRA cash is not T1's): no trades for it
     b.request("R2", "H1", "T1", "cash_withdrawal", 6000.0)
-    trades, outcomes = run(b)
+    trades, outcomes = run(b, no_room)
     assert outcomes.status.tolist() == ["infeasible"] and trades.empty
     # more than the whole household: infeasible before any solve
     b.request("R3", "H1", "T1", "cash_withdrawal", 1_000_000.0)
-    trades, outcomes = run(b)
+    trades, outcomes = run(b, no_room)
     assert outcomes.status.tolist() == ["infeasible"] and trades.empty
 
 

@@ -32,7 +32,9 @@ from optimization.testing import MartBuilder
 AS_OF = dt.date(2026, 3, 2)
 LONG_AGO = dt.date(2023, 1, 10)
 RECENT = AS_OF - dt.timedelta(days=100)
-NO_SECTOR = dict(sector_drift_penalty=0.0, sector_drift_penalty_steps=((0.02, 0.0), (0.05, 0.0)))
+# No sector penalty, and no buying above target as a harvest substitute (substitute_room; its own
+# tests are in tests/test_optimization_rules.py): each rule here alone, solvable by hand.
+NO_SECTOR = dict(sector_drift_penalty=0.0, sector_drift_penalty_steps=((0.02, 0.0), (0.05, 0.0)), substitute_room=0.0)
 NO_BANDS = dict(drift_band_absolute=0.0, drift_band_relative=0.0, drift_band_total=0.0)
 
 
@@ -175,8 +177,9 @@ def test_household_inside_its_bands_harvests_a_loss_above_the_threshold():
     b = two_stocks([("A1", 40.5, 100.0, LONG_AGO), ("A2", 10, 150.0, RECENT)], [("B1", 49.5, 100.0, LONG_AGO)])
     trades, outcomes = run(b, OptimizerSettings(**NO_SECTOR))
     assert "inside drift bands" in outcomes.message[0]
+    # the harvest leaves AAA under target and its proceeds buy BBB in the same sector
     assert rows(trades) == [
-        ("T1", "buy", "BBB", None, 0.5, "rebalance"),
+        ("T1", "buy", "BBB", None, 0.5, "wash_sale_substitute"),
         ("T1", "sell", "AAA", "A2", 5.5, "tax_loss_harvest"),
     ]
     # a withdrawal inside the bands is raised (a cash need pays for trading), nothing more
