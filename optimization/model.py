@@ -960,6 +960,7 @@ def _build_household_model(problem, settings, form) -> pyo.ConcreteModel:
     cols = sf.a_col.tolist()
     starts = sf.a_row_start.tolist()
     lows, highs = sf.row_lower.tolist(), sf.row_upper.tolist()
+    row_constraints: list = []  # ConstraintData in the standard form's row order
     for name, block in sf.row_blocks.items():
         table = {}
         for offset, label in enumerate(block.labels):
@@ -969,12 +970,16 @@ def _build_household_model(problem, settings, form) -> pyo.ConcreteModel:
             lo, hi = lows[i], highs[i]
             table[label] = (None if lo == -INF else lo, body, None if hi == INF else hi)
         if block.labels == [None]:
-            setattr(m, name, pyo.Constraint(expr=table[None]))
+            con = pyo.Constraint(expr=table[None])
+            setattr(m, name, con)
+            row_constraints.append(con)
         else:
             index = pyo.Set(initialize=block.labels, ordered=True, dimen=2 if isinstance(block.labels[0], tuple) else 1) \
                 if block.labels else pyo.Set(initialize=[], ordered=True)
             setattr(m, name.upper() + "_INDEX", index)
-            setattr(m, name, pyo.Constraint(index, rule=_row_rule(table)))
+            con = pyo.Constraint(index, rule=_row_rule(table))
+            setattr(m, name, con)
+            row_constraints.extend(con[label] for label in block.labels)
 
     # Objective: named dollar amounts, weighted by the knobs ----------------------------------------
     tier_cols = sf.tier_columns
@@ -1006,7 +1011,48 @@ def _build_household_model(problem, settings, form) -> pyo.ConcreteModel:
     if "tracking_error_cap" in sf.row_blocks:
         cost = cost + m.tracking_error_overrun_penalty * m.tracking_error_overrun
     m.total_cost = pyo.Objective(expr=cost, sense=pyo.minimize)
+    # What the standard-form export (solve.py) checks before it trusts `sf` over the Pyomo objects:
+    # the row constraints with their expressions, and the objective and its named parts.
+    m.row_constraints = row_constraints
+    m.built_row_exprs = [c.expr for c in row_constraints]
+    m.built_objective = (m.total_cost.expr,) + tuple(
+        getattr(m, name).expr for name in sf.objective_terms
+    ) + tuple(e.expr for k in m.TIERS for e in [m.security_drift_dollars[k]]) + tuple(
+        e.expr for k in m.SECTOR_TIER for e in [m.sector_drift_dollars[k]]
+    )
     return m
+
+
+def objective_vector(m: pyo.ConcreteModel) -> np.ndarray:
+    """c of `total_cost` from the standard form's named terms and the model's current Params:
+    the same sum as the Pyomo objective (a test compares the two), without walking it."""
+    sf: StandardForm = m.standard_form
+    c = np.zeros(sf.num_col)
+    v = pyo.value
+
+    def add(name, weight):
+        if name in sf.objective_terms:
+            cols, coefs = sf.objective_terms[name]
+            np.add.at(c, np.asarray(cols, dtype=np.int64), weight * np.asarray(coefs, dtype=float))
+
+    for k in m.TIERS:
+        np.add.at(c, sf.tier_columns["security"][k], v(m.drift_penalty[k]))
+    for k in m.SECTOR_TIER:
+        np.add.at(c, sf.tier_columns["sector"][k], v(m.sector_drift_penalty[k]))
+    add("tax_cost", v(m.tax_weight))
+    add("near_long_term_gain", v(m.near_long_term_penalty))
+    add("traded_value", v(m.trading_cost_rate))
+    add("gift_tax_avoided", -v(m.gift_preference))
+    if "tax_budget" in sf.row_blocks:
+        c[sf.cols("tax_overrun")] += v(m.tax_overrun_penalty)
+    if "specific_risk" in sf.objective_terms:
+        add("specific_risk", v(m.risk_aversion))
+        add("factor_risk", v(m.risk_aversion))
+    add("unusable_loss_tax_value", v(m.tax_weight) * (1 - v(m.unusable_loss_value)))
+    add("misplaced_buy_value", v(m.asset_location_penalty))
+    if "tracking_error_cap" in sf.row_blocks:
+        c[sf.cols("tracking_error_overrun")] += v(m.tracking_error_overrun_penalty)
+    return c
 
 
 def _row_rule(table):

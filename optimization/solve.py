@@ -162,10 +162,68 @@ def _is_variable(expr) -> bool:
     return expr.__class__ not in native_numeric_types and expr.is_potentially_variable()
 
 
-def compile_linear_model(model: pyo.ConcreteModel) -> CompiledLP:
-    """The active linear (MI)LP of a Pyomo model as arrays, in declaration order."""
+def compile_linear_model(model: pyo.ConcreteModel, use_standard_form: bool = True) -> CompiledLP:
+    """The active linear (MI)LP of a Pyomo model as arrays, in declaration order.
+
+    A model from build_household_model carries the standard form it was built from; when the
+    model's structure is provably unchanged since (`exported_standard_form`), the matrix and row
+    bounds come from there, the column bounds from the Vars and the costs from the current Params
+    (the standard-form export). Anything else (an edited, added or deactivated constraint, a fixed
+    variable, a replaced objective) is read from the Pyomo objects themselves.
+    """
     with PauseGC():
-        return _compile_linear_model(model)
+        lp = exported_standard_form(model) if use_standard_form else None
+        return lp if lp is not None else _compile_linear_model(model)
+
+
+def exported_standard_form(model: pyo.ConcreteModel) -> CompiledLP | None:
+    """The model as arrays straight from its standard form, or None when that is not safe."""
+    from optimization.model import objective_vector
+
+    sf = getattr(model, "standard_form", None)
+    rows = getattr(model, "row_constraints", None)
+    if sf is None or rows is None or len(rows) != sf.num_row:
+        return None
+    # every active constraint is one of the built rows, unchanged
+    active = sum(len(c) for c in model.component_objects(pyo.Constraint, active=True, descend_into=True))
+    if active != len(rows):
+        return None
+    for con, expr in zip(rows, model.built_row_exprs):
+        if con.expr is not expr or not con.active:
+            return None
+    # the same variables, none fixed; the same objective expressions
+    variables = model.col_vars
+    if sum(len(v) for v in model.component_objects(pyo.Var, descend_into=True)) != len(variables):
+        return None
+    objectives = list(model.component_data_objects(pyo.Objective, active=True, descend_into=True))
+    if objectives != [model.total_cost] or model.total_cost.sense != pyo.minimize:
+        return None
+    names = list(sf.objective_terms)
+    current = (model.total_cost.expr,) + tuple(getattr(model, n).expr for n in names) + tuple(
+        model.security_drift_dollars[k].expr for k in model.TIERS) + tuple(
+        model.sector_drift_dollars[k].expr for k in model.SECTOR_TIER)
+    if len(current) != len(model.built_objective) or any(a is not b for a, b in zip(current, model.built_objective)):
+        return None
+    state = [(v.lb, v.ub, v.fixed) for v in variables]
+    if any(fixed for _, _, fixed in state):
+        return None
+    col_lower = np.array([-INF if lb is None else lb for lb, _, _ in state], dtype=float)
+    col_upper = np.array([INF if ub is None else ub for _, ub, _ in state], dtype=float)
+    return CompiledLP(
+        variables=variables,
+        constraints=rows,
+        col_lower=col_lower,
+        col_upper=col_upper,
+        col_cost=objective_vector(model),
+        integrality=np.asarray(sf.col_binary, dtype=bool),
+        row_lower=np.asarray(sf.row_lower, dtype=float),
+        row_upper=np.asarray(sf.row_upper, dtype=float),
+        a_start=np.asarray(sf.a_row_start, dtype=np.int64),
+        a_index=np.asarray(sf.a_col, dtype=np.int32),
+        a_value=np.asarray(sf.a_val, dtype=float),
+        objective_offset=0.0,
+        sense=1,
+    )
 
 
 def _compile_linear_model(model: pyo.ConcreteModel) -> CompiledLP:
