@@ -269,8 +269,14 @@ def trade_safety_frame(
     wash_windows: pd.DataFrame,
     requests: pd.DataFrame,
     securities: pd.DataFrame,
+    trading_restrictions: pd.DataFrame | None = None,
+    accounts: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """The optimizer's trades restated as one frame per safety rule (pure; used by the suite and tests)."""
+    """The optimizer's trades restated as one frame per safety rule (pure; used by the suite and tests).
+
+    Every frame carries household_id, so a failure holds out only the households it names.
+    ``trading_restrictions`` (never_sell / never_hold per account and security) and ``accounts``
+    (cash_minimum, trading_locked) are optional: without them those rules are not checked."""
     relieved = (
         trades[trades["side"].isin(["sell", "gift"])]
         .groupby("lot_id", as_index=False)["quantity"]
@@ -279,8 +285,15 @@ def trade_safety_frame(
         .merge(lots[["lot_id", "quantity"]].rename(columns={"quantity": "lot_quantity"}), on="lot_id", how="left")
     )
     relieved["lot_quantity_left"] = relieved["lot_quantity"] - relieved["relieved_quantity"]
+    relieved["household_id"] = relieved["lot_id"].map(
+        trades.drop_duplicates("lot_id").set_index("lot_id")["household_id"]
+    ) if len(relieved) else pd.Series(dtype=str)
 
     buys = trades[trades["side"] == "buy"][["account_id", "security_id", "quantity"]].copy()
+    restrictions = trading_restrictions if trading_restrictions is not None else pd.DataFrame(
+        columns=["account_id", "security_id", "restriction_type"])
+    never_hold = restrictions[restrictions["restriction_type"] == "never_hold_security"]
+    buy_restrictions = pd.concat([buy_restrictions[["account_id", "security_id"]], never_hold[["account_id", "security_id"]]])
     restricted = buy_restrictions.assign(restricted=1)[["account_id", "security_id", "restricted"]].drop_duplicates()
     buys = buys.merge(restricted, on=["account_id", "security_id"], how="left")
     buys["restricted"] = buys["restricted"].fillna(0).astype(int)
@@ -306,6 +319,29 @@ def trade_safety_frame(
         withdrawals, on="account_id", how="left"
     )
     cash["cash_after"] = cash["cash"] + cash["cash_flow"].fillna(0.0) - cash["amount"].fillna(0.0)
+    cash["household_id"] = cash["account_id"].map(household_of)
+    minimum = pd.Series(0.0, index=cash.index)
+    if accounts is not None and "cash_minimum" in accounts.columns:
+        minimum = cash["account_id"].map(accounts.set_index("account_id")["cash_minimum"]).astype(float).fillna(0.0)
+    # a locked account keeps what it has: its minimum is at most its cash
+    if accounts is not None and "trading_locked" in accounts.columns:
+        locked = cash["account_id"].map(accounts.set_index("account_id")["trading_locked"]).fillna(False).astype(bool)
+        minimum = minimum.where(~locked, np.minimum(minimum, cash["cash"] - cash["amount"].fillna(0.0)))
+    cash["cash_above_minimum"] = cash["cash_after"] - minimum.clip(lower=0.0)
+
+    # Sells and gifts that a restriction forbids: never_sell lots, and anything in a locked account
+    relieving = trades[trades["side"].isin(["sell", "gift", "buy"])][["household_id", "account_id", "security_id", "side", "lot_id"]].copy()
+    never_sell = set(zip(
+        restrictions.loc[restrictions["restriction_type"] == "never_sell_security", "account_id"],
+        restrictions.loc[restrictions["restriction_type"] == "never_sell_security", "security_id"],
+    ))
+    locked_accounts = set()
+    if accounts is not None and "trading_locked" in accounts.columns:
+        locked_accounts = set(accounts.loc[accounts["trading_locked"].fillna(False).astype(bool), "account_id"])
+    relieving["forbidden"] = [
+        int(a in locked_accounts or (side != "buy" and (a, sec) in never_sell))
+        for a, sec, side in zip(relieving["account_id"], relieving["security_id"], relieving["side"])
+    ]
 
     # Same-day wash sale: a loss sale and a buy of the same identical group in one household.
     losses = trades[(trades["side"] == "sell") & (trades["realized_gain"].astype(float) < 0)].copy()
@@ -317,36 +353,54 @@ def trade_safety_frame(
     )
     buys = buys.merge(same_day, on=["household_id", "identical_group"], how="left")
     buys["bought_after_loss_sale_today"] = buys["loss_sold"].fillna(0).astype(int)
-    return {"relieved_lots": relieved, "buys": buys, "cash": cash, "trades": trades}
+    return {"relieved_lots": relieved, "buys": buys, "cash": cash, "trades": trades, "restricted_trades": relieving}
 
 
 def check_trades(
-    frames: dict[str, pd.DataFrame], max_turnover: float, household_value: float, docs_dir: str | None = None
+    frames: dict[str, pd.DataFrame], max_turnover: float, household_values: pd.Series | float,
+    docs_dir: str | None = None,
 ) -> list[SuiteOutcome]:
-    """The optimizer's own output, before any order file is written."""
+    """The optimizer's own output, before any order file is written. Every suite is indexed by
+    household: a failure names the households to hold (``household_holds``); the rest may trade.
+
+    ``household_values``: market value per household_id (turnover = traded value / value); a
+    plain number is one firm-wide value (the turnover row then names no household)."""
     E = _gx()
     trades = frames["trades"]
-    turnover = pd.DataFrame(
-        {"turnover": [float(trades["trade_value"].sum()) / household_value if household_value > 0 else 0.0]}
-    )
+    if isinstance(household_values, pd.Series):
+        traded = trades.groupby("household_id")["trade_value"].sum()
+        value = household_values.reindex(traded.index)
+        turnover = pd.DataFrame({
+            "household_id": traded.index,
+            "turnover": (traded / value.where(value > 0)).fillna(np.inf).to_numpy(),
+        })
+    else:
+        turnover = pd.DataFrame(
+            {"turnover": [float(trades["trade_value"].sum()) / household_values if household_values > 0 else 0.0]}
+        )
+    index = ["household_id", "account_id"]
     return [
         validate(trades, "trades", [
             E.ExpectColumnValuesToBeBetween(column="quantity", min_value=0, strict_min=True),
             E.ExpectColumnValuesToBeInSet(column="side", value_set=["sell", "buy", "gift"]),
-        ], docs_dir=docs_dir),
+        ], index_columns=index, docs_dir=docs_dir),
         validate(frames["relieved_lots"], "trades_relieve_existing_lots", [
             E.ExpectColumnValuesToNotBeNull(column="lot_quantity"),
             E.ExpectColumnValuesToBeBetween(column="lot_quantity_left", min_value=-1e-9),
-        ], docs_dir=docs_dir),
+        ], index_columns=["household_id", "lot_id"], docs_dir=docs_dir),
         validate(frames["buys"], "trades_respect_restrictions_and_wash_windows", [
             E.ExpectColumnValuesToBeInSet(column="restricted", value_set=[0]),
             E.ExpectColumnValuesToBeInSet(column="in_wash_window", value_set=[0]),
             E.ExpectColumnValuesToBeInSet(column="bought_after_loss_sale_today", value_set=[0]),
-        ], docs_dir=docs_dir),
-        validate(frames["cash"], "trades_keep_cash_non_negative", [
+        ], index_columns=index, docs_dir=docs_dir),
+        validate(frames["restricted_trades"], "trades_respect_never_sell_and_locks", [
+            E.ExpectColumnValuesToBeInSet(column="forbidden", value_set=[0]),
+        ], index_columns=index, docs_dir=docs_dir),
+        validate(frames["cash"], "trades_keep_cash_above_minimum", [
             E.ExpectColumnValuesToBeBetween(column="cash_after", min_value=-0.005),
-        ], docs_dir=docs_dir),
+            E.ExpectColumnValuesToBeBetween(column="cash_above_minimum", min_value=-0.005),
+        ], index_columns=index, docs_dir=docs_dir),
         validate(turnover, "trades_turnover_sane", [
             E.ExpectColumnValuesToBeBetween(column="turnover", min_value=0, max_value=max_turnover),
-        ], docs_dir=docs_dir),
+        ], index_columns=["household_id"], docs_dir=docs_dir),
     ]

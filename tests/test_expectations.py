@@ -113,14 +113,14 @@ def test_unsafe_trades_fail_the_trade_gate(lots, securities):
         ("H1", "A1", "AAA", "buy", 1.0, 100.0, 100.0, None, None),      # same-day wash sale with the L1 loss
     ])
     frames = trade_safety_frame(trades, lots, cash, restrictions, windows, requests, securities)
-    outcomes = {o.suite: o for o in check_trades(frames, max_turnover=2.0, household_value=10_000.0)}
+    outcomes = {o.suite: o for o in check_trades(frames, max_turnover=2.0, household_values=10_000.0)}
     assert not outcomes["trades_relieve_existing_lots"].success
     assert _failed(outcomes["trades_respect_restrictions_and_wash_windows"]) == {
         ("expect_column_values_to_be_in_set", "restricted"),
         ("expect_column_values_to_be_in_set", "in_wash_window"),
         ("expect_column_values_to_be_in_set", "bought_after_loss_sale_today"),
     }
-    assert not outcomes["trades_keep_cash_non_negative"].success
+    assert not outcomes["trades_keep_cash_above_minimum"].success
     assert outcomes["trades"].success
 
 
@@ -133,7 +133,37 @@ def test_safe_trades_pass_the_trade_gate(lots, securities):
         ("H1", "A1", "CCC", "buy", 20.0, 50.0, 1000.0, None, None),
     ])
     frames = trade_safety_frame(trades, lots, cash, empty, empty, empty, securities)
-    assert all(o.success for o in check_trades(frames, max_turnover=2.0, household_value=10_000.0))
+    assert all(o.success for o in check_trades(frames, max_turnover=2.0, household_values=10_000.0))
+
+
+def test_an_unsafe_trade_holds_only_its_household_at_the_trade_gate(lots, securities):
+    from expectations.suites import household_holds, unattributed_failures
+
+    # H1 sells a never_sell lot, H2 trades in a locked account and leaves A4 under its cash minimum,
+    # H3 turns over 5x its value; H4 is clean.
+    cash = pd.DataFrame({"account_id": ["A1", "A3", "A4", "A5", "A6"], "household_id": ["H1", "H2", "H2", "H3", "H4"],
+                         "cash": [0.0, 0.0, 1000.0, 0.0, 100.0]})
+    accounts = pd.DataFrame({"account_id": ["A1", "A3", "A4", "A5", "A6"], "household_id": ["H1", "H2", "H2", "H3", "H4"],
+                             "cash_minimum": [0.0, 0.0, 900.0, 0.0, 0.0], "trading_locked": [False, True, False, False, False]})
+    trading = pd.DataFrame({"account_id": ["A1"], "security_id": ["AAA"], "restriction_type": ["never_sell_security"]})
+    empty = pd.DataFrame({"account_id": [], "security_id": [], "household_id": [], "identical_group": [],
+                          "window_type": [], "request_type": [], "amount": []})
+    trades = _trades([
+        ("H1", "A1", "AAA", "sell", 1.0, 100.0, 100.0, "L1", 0.0),
+        ("H2", "A3", "CCC", "buy", 1.0, 50.0, 50.0, None, None),
+        ("H2", "A4", "CCC", "buy", 4.0, 50.0, 200.0, None, None),
+        ("H3", "A5", "AAA", "sell", 5.0, 100.0, 500.0, "L1", 0.0),
+        ("H4", "A6", "CCC", "buy", 0.5, 50.0, 25.0, None, None),
+    ])
+    trades.loc[trades.household_id == "H4", "side"] = "buy"
+    frames = trade_safety_frame(trades, lots, cash, empty, empty, empty, securities, trading, accounts)
+    values = pd.Series({"H1": 10_000.0, "H2": 10_000.0, "H3": 100.0, "H4": 10_000.0})
+    outcomes = check_trades(frames, max_turnover=2.0, household_values=values)
+    holds = household_holds(outcomes).set_index("household_id")
+    assert set(holds.index) == {"H1", "H2", "H3"}
+    assert "never_sell" in holds.loc["H1", "reason"] and "minimum" in holds.loc["H2", "reason"]
+    assert "turnover" in holds.loc["H3", "reason"]
+    assert unattributed_failures(outcomes) == []
 
 
 # --- the suites behind the two-level gates (docs/quality.md) -------------------------------------

@@ -85,3 +85,20 @@ def test_gx_holds_hold_out_households_with_the_reason_recorded_after_the_marts_o
     outcomes = held_out_outcomes(gated, ["household_id", "status", "message"])
     assert list(outcomes["household_id"]) == ["H2", "H3"] and (outcomes["status"] == "held_out").all()
     assert apply_quality_holds(readiness, holds.iloc[:0]) is readiness
+
+
+def test_the_trade_gate_drops_a_held_households_trades_and_says_why_in_its_outcome():
+    from orchestration.defs.deliver.assets import apply_trade_gate
+
+    trades = pd.DataFrame({"household_id": ["H1", "H2", "H2"], "account_id": ["A1", "A2", "A2"],
+                           "trade_value": [100.0, 50.0, 25.0]})
+    outcomes = pd.DataFrame({"household_id": ["H1", "H2"], "status": ["optimal", "optimal"], "message": ["ok", None]})
+    holds = pd.DataFrame({"household_id": ["H2"], "reason": ["trades_keep_cash_above_minimum: expect_column_values_to_be_between on cash_after"],
+                          "failed_rows": [1]})
+    kept, marked = apply_trade_gate(trades, outcomes, holds)
+    assert kept["household_id"].tolist() == ["H1"]
+    assert marked.set_index("household_id").loc["H2", "status"] == "held_at_trade_gate"
+    assert "cash_after" in marked.set_index("household_id").loc["H2", "message"]
+    assert marked.set_index("household_id").loc["H1", "status"] == "optimal"
+    same, _ = apply_trade_gate(trades, outcomes, holds.iloc[0:0])
+    assert len(same) == 3

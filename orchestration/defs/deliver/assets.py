@@ -32,6 +32,24 @@ def _parquet(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
+def apply_trade_gate(trades: pd.DataFrame, outcomes: pd.DataFrame | None, holds: pd.DataFrame):
+    """Trades and outcomes with the trade gate's holds applied: a held household's trades are
+    dropped (no order goes out) and its outcome says why (status held_at_trade_gate)."""
+    if holds is None or holds.empty:
+        return trades, outcomes
+    reasons = holds.set_index("household_id")["reason"]
+    trades = trades[~trades["household_id"].isin(reasons.index)].reset_index(drop=True)
+    if outcomes is not None and len(outcomes):
+        outcomes = outcomes.copy()
+        hit = outcomes["household_id"].isin(reasons.index)
+        outcomes.loc[hit, "status"] = "held_at_trade_gate"
+        outcomes.loc[hit, "message"] = [
+            f"trade gate: {reasons[h]}; {m}" if isinstance(m, str) and m else f"trade gate: {reasons[h]}"
+            for h, m in zip(outcomes.loc[hit, "household_id"], outcomes.loc[hit, "message"])
+        ]
+    return trades, outcomes
+
+
 def _write_all(store, folder: str, files: dict[str, bytes]) -> dict[str, str]:
     """Write each file atomically, then a manifest (name, bytes, sha256) that names them all."""
     written = {name: store.write_bytes(f"{folder}/{name}", content) for name, content in sorted(files.items())}
@@ -43,7 +61,13 @@ def _write_all(store, folder: str, files: dict[str, bytes]) -> dict[str, str]:
     return written
 
 
-@dg.asset(deps=[household_trades], partitions_def=as_of_dates, backfill_policy=one_date_per_run, group_name="deliver", kinds={"csv"})
+# household_trade_holds carries the blocking trade gate (trades_are_safe): when it fails nothing is
+# written; when it passes, the households it holds are left out of every file.
+TRADE_GATE = dg.AssetKey(["household_trade_holds"])
+
+
+@dg.asset(deps=[household_trades, TRADE_GATE], partitions_def=as_of_dates, backfill_policy=one_date_per_run,
+          group_name="deliver", kinds={"csv"})
 def order_files(context: dg.AssetExecutionContext, duckdb: DuckDBResource, outputs: FileStoreResource) -> dg.MaterializeResult:
     """Per custodian and day: orders, the lot-instruction file naming the lots to relieve, block orders
     with allocations and FIX 4.4 messages; plus the order lineage for auditors (outside the orders
@@ -52,6 +76,7 @@ def order_files(context: dg.AssetExecutionContext, duckdb: DuckDBResource, outpu
     with duckdb.get_connection() as con:
         marts = read_marts(con, ["dim_accounts", "dim_securities", "fct_lots", "fct_household_targets"])
         trades = read_day(con, "optimizer.trades", as_of)
+        trades, _ = apply_trade_gate(trades, None, read_day(con, "quality.trade_holds", as_of))
         run_id = con.execute("select any_value(run_id) from optimizer.trades where as_of_date = ?", [as_of]).fetchone()[0]
         price_rows = con.execute(
             "select security_id, source_file, source_line, file_sha256 from raw.prices where as_of_date = ?", [as_of]
@@ -73,7 +98,8 @@ def order_files(context: dg.AssetExecutionContext, duckdb: DuckDBResource, outpu
     )
 
 
-@dg.asset(deps=[household_trades], partitions_def=as_of_dates, backfill_policy=one_date_per_run, group_name="deliver", kinds={"csv"})
+@dg.asset(deps=[household_trades, TRADE_GATE], partitions_def=as_of_dates, backfill_policy=one_date_per_run,
+          group_name="deliver", kinds={"csv"})
 def taxes_saved_report(context: dg.AssetExecutionContext, duckdb: DuckDBResource, outputs: FileStoreResource) -> dg.MaterializeResult:
     """Estimated Taxes Saved or Deferred per account, per household and for the firm."""
     as_of = dt.date.fromisoformat(context.partition_key)
@@ -81,6 +107,7 @@ def taxes_saved_report(context: dg.AssetExecutionContext, duckdb: DuckDBResource
         marts = read_marts(con)
         trades = read_day(con, "optimizer.trades", as_of)
         outcomes = read_day(con, "optimizer.household_outcomes", as_of)
+        trades, outcomes = apply_trade_gate(trades, outcomes, read_day(con, "quality.trade_holds", as_of))
     optimized = set(outcomes.loc[outcomes["status"] == "optimal", "household_id"])
     by_account = taxes_saved_by_account(
         trades, marts["fct_lots"], marts["dim_accounts"][marts["dim_accounts"]["household_id"].isin(optimized)],

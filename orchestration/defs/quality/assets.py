@@ -15,6 +15,7 @@ from orchestration.defs.quality.resources import QualityGates
 from orchestration.lib.warehouse import read_marts, replace_day
 
 HOLDS_TABLE = "quality.household_holds"
+TRADE_HOLDS_TABLE = "quality.trade_holds"
 
 
 @dg.asset(
@@ -60,3 +61,76 @@ def household_quality_holds(
             "data_docs": dg.MetadataValue.url(outcomes[0].docs_url),
         }
     )
+
+
+@dg.asset(
+    deps=[dg.AssetKey(["household_trades"])],
+    partitions_def=as_of_dates, backfill_policy=one_date_per_run,
+    group_name="quality",
+    kinds={"great_expectations", "duckdb"},
+    pool="duckdb_writer",
+    check_specs=[dg.AssetCheckSpec(
+        "trades_are_safe", asset=dg.AssetKey(["household_trade_holds"]), blocking=True,
+        description="The trade gate, before any order file: no sell beyond a lot, no buy of a restricted "
+                    "security or inside a wash-sale window, no never_sell lot or locked account traded, cash "
+                    "above its minimum, turnover within bounds. A household with an unsafe trade is held "
+                    "(no orders, reason listed); the gate fails, stopping every order, only on a failure "
+                    "that names no household or when more than the allowed share of households is held.",
+    )],
+)
+def household_trade_holds(
+    context: dg.AssetExecutionContext, duckdb: DuckDBResource, quality_gates: QualityGates
+):
+    """Households whose trades fail the GX trade suites, with reasons: their orders are not written."""
+    from expectations.suites import check_trades, household_holds, trade_safety_frame, unattributed_failures
+    from orchestration.defs.quality.checks import MAX_LISTED, gate_result
+    from orchestration.lib.warehouse import read_day
+
+    as_of = dt.date.fromisoformat(context.partition_key)
+    with duckdb.get_connection() as con:
+        marts = read_marts(con)
+        trades = read_day(con, "optimizer.trades", as_of)
+        restrictions = read_marts(con, ["fct_trading_restrictions"]).get("fct_trading_restrictions") \
+            if _has_table(con, "fct_trading_restrictions") else None
+    frames = trade_safety_frame(
+        trades, marts["fct_lots"], marts["fct_account_cash"], marts["fct_buy_restrictions"],
+        marts["fct_wash_sale_windows"], marts["fct_requests"], marts["dim_securities"],
+        restrictions, marts["dim_accounts"],
+    )
+    values = marts["dim_households"].set_index("household_id")["market_value"].astype(float)
+    outcomes = check_trades(frames, max_turnover=quality_gates.max_turnover, household_values=values,
+                            docs_dir=quality_gates.docs_dir(as_of))
+    holds = household_holds(outcomes)
+    unattributed = unattributed_failures(outcomes)
+    with duckdb.get_connection() as con:
+        replace_day(con, TRADE_HOLDS_TABLE, holds, as_of, context.run.run_id)
+    trading = trades["household_id"].nunique() if len(trades) else 0
+    share = len(holds) / trading if trading else 0.0
+    passed = not unattributed and share <= quality_gates.max_held_household_share
+    listed = holds.head(MAX_LISTED).to_markdown(index=False) if len(holds) else "none"
+    check = gate_result(outcomes, passed=passed, extra={
+        "households_held": len(holds),
+        "households_trading": int(trading),
+        "held_share": round(share, 4),
+        "max_held_household_share": quality_gates.max_held_household_share,
+        "holds": dg.MetadataValue.md(listed),
+        "unattributed_failures": dg.MetadataValue.md("; ".join(unattributed) or "none"),
+    })
+    yield dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(holds),
+            "households_held": len(holds),
+            "holds": dg.MetadataValue.md(listed),
+            "data_docs": dg.MetadataValue.url(outcomes[0].docs_url) if outcomes[0].docs_url else "none",
+        },
+        check_results=[dg.AssetCheckResult(
+            check_name="trades_are_safe", passed=check.passed, severity=check.severity,
+            description=check.description, metadata=check.metadata,
+        )],
+    )
+
+
+def _has_table(con, name: str) -> bool:
+    return bool(con.execute(
+        "select count(*) from information_schema.tables where table_name = ?", [name]
+    ).fetchone()[0])

@@ -151,27 +151,6 @@ def transaction_history_covers_wash_sale_window(
     ))
 
 
-@dg.asset_check(asset=dg.AssetKey(["household_trades"]), blocking=True, partitions_def=as_of_dates)
-def trades_are_safe(context, duckdb: DuckDBResource, quality_gates: QualityGates) -> dg.AssetCheckResult:
-    """Before any order file: never sell more than a lot holds, never buy a restricted security or
-    inside a wash-sale window, never drive cash negative, turnover within a sane bound."""
-    from expectations.suites import check_trades, trade_safety_frame
-
-    as_of = _as_of(context)
-    with duckdb.get_connection() as con:
-        marts = read_marts(con)
-        trades = read_day(con, "optimizer.trades", as_of)
-    frames = trade_safety_frame(
-        trades, marts["fct_lots"], marts["fct_account_cash"], marts["fct_buy_restrictions"],
-        marts["fct_wash_sale_windows"], marts["fct_requests"], marts["dim_securities"],
-    )
-    firm_value = float(marts["dim_households"]["market_value"].sum())
-    return gate_result(check_trades(
-        frames, max_turnover=quality_gates.max_turnover, household_value=firm_value,
-        docs_dir=quality_gates.docs_dir(as_of),
-    ))
-
-
 # --- household gates (fail only on what cannot be pinned on a household) ----------------------------
 
 @dg.asset_check(asset=dg.AssetKey(["fct_lots"]), blocking=True, partitions_def=as_of_dates)
