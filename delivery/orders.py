@@ -5,7 +5,8 @@ security and side), `<custodian>_lot_instructions_<YYYYMMDD>.csv` (the lots each
 relieves), `<custodian>_block_orders_<YYYYMMDD>.csv` + `<custodian>_allocations_<YYYYMMDD>.csv` (one
 block per security and side across accounts, with per-account allocations), and
 `<custodian>_fix44_orders_<YYYYMMDD>.fix` (the blocks as FIX 4.4 NewOrderSingle with pre-allocations,
-one message per line).
+one message per line); and `<custodian>_upload/` with the same orders and lot instructions in that
+custodian's own upload dialect (delivery.upload_dialects, docs/order-uploads.md).
 
 A custodian upload is position-level (account, side, quantity, symbol); without a lot instruction
 the custodian relieves lots FIFO and the tax plan is lost, so every sell and gift also appears, lot
@@ -21,6 +22,7 @@ import io
 import pandas as pd
 
 from delivery.fix import render_fix_messages
+from delivery.upload_dialects import render_custodian_uploads
 
 ORDER_COLUMNS = ["as_of_date", "account_id", "side", "symbol", "cusip", "quantity", "order_type", "time_in_force", "order_id"]
 LOT_INSTRUCTION_COLUMNS = [
@@ -129,4 +131,9 @@ def render_order_files(
         allocations["quantity"] = allocations["quantity"].map(_qty)
         files[f"{custodian}_block_orders_{stamp}.csv"] = _csv(blocks[BLOCK_COLUMNS])
         files[f"{custodian}_allocations_{stamp}.csv"] = _csv(allocations[ALLOCATION_COLUMNS])
+        blocks_n, allocations_n = block_orders(orders[orders["custodian"] == custodian], as_of)
+        files.update(render_custodian_uploads(
+            custodian, orders[orders["custodian"] == custodian], lots[lots["custodian"] == custodian],
+            blocks_n, allocations_n, accounts, as_of,
+        ))
     return files

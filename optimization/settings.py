@@ -98,7 +98,9 @@ class OptimizerSettings:
 
     # --- order generation ------------------------------------------------------------------
     min_trade_value: float = 25.0  # smaller trades dropped (not full-lot sells, not requests)
-    fractional_quantum: float = 1e-4  # share precision in accounts that allow fractions
+    # share precision in accounts that allow fractions: 0.001, the finest every custodian upload
+    # takes (Fidelity's order import: 3 decimals; delivery/upload_dialects.py)
+    fractional_quantum: float = 1e-3
 
     # --- solver ----------------------------------------------------------------------------
     time_limit_seconds: float = 10.0  # per household

@@ -97,6 +97,7 @@ def test_order_files_carry_lot_instructions_and_are_deterministic(household):
     assert sorted(first) == [
         "schwab_allocations_20261120.csv", "schwab_block_orders_20261120.csv", "schwab_fix44_orders_20261120.fix",
         "schwab_lot_instructions_20261120.csv", "schwab_orders_20261120.csv",
+        "schwab_upload/SCHWAB_LOT_INSTRUCTIONS_20261120.csv", "schwab_upload/SCHWAB_TRADE_UPLOAD_20261120.csv",
     ]
     orders = pd.read_csv(io.BytesIO(first["schwab_orders_20261120.csv"]))
     assert orders[["side", "symbol", "quantity"]].values.tolist() == [["SELL", "AAA", 5.5], ["BUY", "BBB", 3.0]]

@@ -1,0 +1,232 @@
+"""Order uploads in each custodian's own dialect (docs/order-uploads.md), beside the firm's files.
+
+The custodians publish their upload specs to clients only, so these layouts are the project's own,
+MODELED ON the shapes in ../shared/reference/custodian-formats.md:
+
+- Schwab: a position-level trade upload CSV (no lot fields) and a separate "Lot Instructions" CSV
+  naming, per sell, each lot to relieve versus purchase. Without the second file Schwab relieves
+  FIFO and the tax plan is lost.
+- Fidelity: the order import CSV (Account Number, Account Type, Order Action, Quantity with at most
+  3 decimals, Symbol, Price Type, Time in Force, Stop/Limit Price), a specific-shares lot file,
+  and the block pair BlockOrderLog.csv / AllocationLog.csv.
+- Pershing: one fixed-width ASCII file: a BOF header, order records (indicator A) each followed
+  by its versus-purchase lot records (indicator B), and an EOF trailer with the detail-record count;
+  quantities with implied decimals and a sign byte; the composite account number (office 3 + base
+  5 + check digit 1 + type 1).
+
+Pure functions of the firm's order lines and lot instructions (delivery.orders), so a rerun
+writes the same bytes. Account numbers: ``dim_accounts.custodian_account_number`` when the marts
+carry it (the custodian's own number), else the firm's account_id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pandas as pd
+
+FIDELITY_QUANTITY_DECIMALS = 3
+PERSHING_RECORD_LENGTH = 120
+PERSHING_QUANTITY_DECIMALS = 5
+
+
+def _csv(frame: pd.DataFrame) -> bytes:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, lineterminator="\r\n")
+    return buffer.getvalue().encode("ascii")
+
+
+def _qty(value: float, decimals: int = 6) -> str:
+    text = f"{value:.{decimals}f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def custodian_account_numbers(accounts: pd.DataFrame) -> pd.Series:
+    """account_id -> the number the custodian knows the account by."""
+    native = accounts.get("custodian_account_number")
+    numbers = native.where(native.notna() & (native.astype(str) != ""), accounts["account_id"]) \
+        if native is not None else accounts["account_id"]
+    return pd.Series(numbers.astype(str).to_numpy(), index=accounts["account_id"].astype(str))
+
+
+# --- Schwab -------------------------------------------------------------------------------------
+
+SCHWAB_TRADE_COLUMNS = ["Account Number", "Action", "Quantity", "Symbol", "Order Type", "Duration", "Reference"]
+SCHWAB_LOT_COLUMNS = ["Reference", "Account Number", "Symbol", "Lot Method", "Acquired Date", "Lot Quantity",
+                      "Unit Cost", "Lot Id"]
+
+
+def schwab_upload(orders: pd.DataFrame, lots: pd.DataFrame, number: pd.Series, as_of: dt.date) -> dict[str, bytes]:
+    trades = pd.DataFrame({
+        "Account Number": orders["account_id"].map(number),
+        "Action": orders["side"].map({"BUY": "Buy", "SELL": "Sell"}),
+        "Quantity": orders["quantity"].map(_qty),
+        "Symbol": orders["symbol"],
+        "Order Type": "Market",
+        "Duration": "Day",
+        "Reference": orders["order_id"],
+    }, columns=SCHWAB_TRADE_COLUMNS)
+    sells = lots[lots["action"] == "SELL_VERSUS_PURCHASE"]
+    lot_rows = pd.DataFrame({
+        "Reference": sells["order_id"],
+        "Account Number": sells["account_id"].map(number),
+        "Symbol": sells["symbol"],
+        "Lot Method": "VSP",
+        "Acquired Date": pd.to_datetime(sells["acquired_date"]).dt.strftime("%m/%d/%Y"),
+        "Lot Quantity": sells["quantity"].map(_qty),
+        "Unit Cost": (sells["cost_basis_relieved"] / sells["quantity"]).map(lambda v: f"{v:.5f}"),
+        "Lot Id": sells["lot_id"],
+    }, columns=SCHWAB_LOT_COLUMNS)
+    stamp = f"{as_of:%Y%m%d}"
+    return {
+        f"schwab_upload/SCHWAB_TRADE_UPLOAD_{stamp}.csv": _csv(trades),
+        f"schwab_upload/SCHWAB_LOT_INSTRUCTIONS_{stamp}.csv": _csv(lot_rows),
+    }
+
+
+# --- Fidelity -----------------------------------------------------------------------------------
+
+FIDELITY_ORDER_COLUMNS = ["Account Number", "Account Type", "Order Action", "Quantity", "Symbol", "Price Type",
+                          "Time in Force", "Stop/Limit Price"]
+FIDELITY_LOT_COLUMNS = ["Account Number", "Symbol", "Order Action", "Acquired Date", "Quantity", "Open Lot Identifier"]
+FIDELITY_BLOCK_COLUMNS = ["Block Id", "Order Action", "Symbol", "Quantity", "Accounts", "Price Type", "Time in Force"]
+FIDELITY_ALLOCATION_COLUMNS = ["Block Id", "Account Number", "Symbol", "Quantity"]
+
+
+def _fidelity_quantity(value: float) -> str:
+    scaled = round(value * 10**FIDELITY_QUANTITY_DECIMALS)
+    if abs(scaled - value * 10**FIDELITY_QUANTITY_DECIMALS) > 1e-6:
+        raise ValueError(f"Fidelity takes at most {FIDELITY_QUANTITY_DECIMALS} decimals: {value!r}")
+    return _qty(scaled / 10**FIDELITY_QUANTITY_DECIMALS, FIDELITY_QUANTITY_DECIMALS)
+
+
+def fidelity_upload(
+    orders: pd.DataFrame, lots: pd.DataFrame, blocks: pd.DataFrame, allocations: pd.DataFrame,
+    number: pd.Series, as_of: dt.date,
+) -> dict[str, bytes]:
+    order_rows = pd.DataFrame({
+        "Account Number": orders["account_id"].map(number),
+        "Account Type": "1",  # cash
+        "Order Action": orders["side"].map({"BUY": "Buy", "SELL": "Sell"}),
+        "Quantity": orders["quantity"].map(_fidelity_quantity),
+        "Symbol": orders["symbol"],
+        "Price Type": "Market",
+        "Time in Force": "Day",
+        "Stop/Limit Price": "",
+    }, columns=FIDELITY_ORDER_COLUMNS)
+    sells = lots[lots["action"] == "SELL_VERSUS_PURCHASE"]
+    lot_rows = pd.DataFrame({
+        "Account Number": sells["account_id"].map(number),
+        "Symbol": sells["symbol"],
+        "Order Action": "Sell",
+        "Acquired Date": pd.to_datetime(sells["acquired_date"]).dt.strftime("%m/%d/%Y"),
+        "Quantity": sells["quantity"].map(_fidelity_quantity),
+        "Open Lot Identifier": sells["lot_id"],
+    }, columns=FIDELITY_LOT_COLUMNS)
+    block_rows = pd.DataFrame({
+        "Block Id": blocks["block_id"],
+        "Order Action": blocks["side"].map({"BUY": "Buy", "SELL": "Sell"}),
+        "Symbol": blocks["symbol"],
+        "Quantity": blocks["quantity"].map(_fidelity_quantity),
+        "Accounts": blocks["account_count"].astype(int),
+        "Price Type": "Market",
+        "Time in Force": "Day",
+    }, columns=FIDELITY_BLOCK_COLUMNS)
+    allocation_rows = pd.DataFrame({
+        "Block Id": allocations["block_id"],
+        "Account Number": allocations["account_id"].map(number),
+        "Symbol": allocations["symbol"],
+        "Quantity": allocations["quantity"].map(_fidelity_quantity),
+    }, columns=FIDELITY_ALLOCATION_COLUMNS)
+    stamp = f"{as_of:%Y%m%d}"
+    return {
+        f"fidelity_upload/FIDELITY_ORDER_IMPORT_{stamp}.csv": _csv(order_rows),
+        f"fidelity_upload/FIDELITY_SPECIFIC_SHARES_{stamp}.csv": _csv(lot_rows),
+        f"fidelity_upload/BlockOrderLog_{stamp}.csv": _csv(block_rows),
+        f"fidelity_upload/AllocationLog_{stamp}.csv": _csv(allocation_rows),
+    }
+
+
+# --- Pershing -----------------------------------------------------------------------------------
+# Fixed width, PERSHING_RECORD_LENGTH bytes + "\n". Order record (detail, indicator A):
+#   [0,2)  transaction code "OR"       [2,3)   record indicator "A"     [3,11)  sequence number
+#   [11,21) account number (composite) [21,30) CUSIP                    [30,31) side B / S
+#   [31,49) quantity, 5 implied decimals, zero padded                   [49,50) sign byte "+" / "-"
+#   [50,59) symbol, left aligned       [59,61) order type "MK"         [61,64) time in force "DAY"
+#   [64,94) order id, left aligned     [94,119) blank                  [119,120) "X"
+# Lot record (detail, indicator B), after its sell order:
+#   [0,2) "OR" [2,3) "B" [3,11) sequence  [11,21) account  [21,30) CUSIP  [30,38) acquired CCYYMMDD
+#   [38,56) lot quantity, 5 implied decimals  [56,57) sign  [57,87) lot id  [87,119) blank  [119,120) "X"
+# Header: "BOF      PERSHING TRADE INSTRUCTIONS DATA OF MM/DD/CCYY" padded, last byte "A".
+# Trailer: "EOF      PERSHING TRADE INSTRUCTIONS TOTAL DETAIL RECORDS: nnnnnnnnnn" padded, last byte "Z".
+
+
+def _fixed(parts: list[tuple[int, str]], last: str) -> str:
+    line = [" "] * PERSHING_RECORD_LENGTH
+    for start, text in parts:
+        for k, ch in enumerate(text):
+            line[start + k] = ch
+    line[-1] = last
+    record = "".join(line)
+    assert len(record) == PERSHING_RECORD_LENGTH
+    return record
+
+
+def _implied(value: float, width: int = 18, decimals: int = PERSHING_QUANTITY_DECIMALS) -> tuple[str, str]:
+    scaled = round(abs(value) * 10**decimals)
+    text = f"{scaled:0{width}d}"
+    if len(text) > width:
+        raise ValueError(f"{value} does not fit {width} digits")
+    return text, "-" if value < 0 else "+"
+
+
+def _field(text: str, width: int) -> str:
+    text = str(text)
+    if len(text) > width or not text.isascii():
+        raise ValueError(f"{text!r} does not fit a {width}-byte ASCII field")
+    return text.ljust(width)
+
+
+def pershing_upload(orders: pd.DataFrame, lots: pd.DataFrame, number: pd.Series, as_of: dt.date) -> dict[str, bytes]:
+    records = [_fixed([(0, f"BOF      PERSHING TRADE INSTRUCTIONS DATA OF {as_of:%m/%d/%Y}")], "A")]
+    by_order = {order_id: rows for order_id, rows in lots.groupby("order_id", sort=False)}
+    seq = 0
+    for order in orders.itertuples():
+        seq += 1
+        qty, sign = _implied(float(order.quantity))
+        records.append(_fixed([
+            (0, "OR"), (2, "A"), (3, f"{seq:08d}"), (11, _field(number[order.account_id], 10)),
+            (21, _field(order.cusip, 9)), (30, "B" if order.side == "BUY" else "S"), (31, qty), (49, sign),
+            (50, _field(order.symbol, 9)), (59, "MK"), (61, "DAY"), (64, _field(order.order_id, 30)),
+        ], "X"))
+        if order.side != "SELL":
+            continue
+        for lot in by_order.get(order.order_id, pd.DataFrame()).itertuples():
+            seq += 1
+            lot_qty, lot_sign = _implied(float(lot.quantity))
+            records.append(_fixed([
+                (0, "OR"), (2, "B"), (3, f"{seq:08d}"), (11, _field(number[lot.account_id], 10)),
+                (21, _field(lot.cusip, 9)), (30, f"{pd.Timestamp(lot.acquired_date):%Y%m%d}"), (38, lot_qty),
+                (56, lot_sign), (57, _field(lot.lot_id, 30)),
+            ], "X"))
+    records.append(_fixed([(0, f"EOF      PERSHING TRADE INSTRUCTIONS TOTAL DETAIL RECORDS: {seq:010d}")], "Z"))
+    return {f"pershing_upload/PERSHING_TRADE_INSTRUCTIONS_{as_of:%Y%m%d}.txt": ("\n".join(records) + "\n").encode("ascii")}
+
+
+def render_custodian_uploads(
+    custodian: str, orders: pd.DataFrame, lots: pd.DataFrame, blocks: pd.DataFrame, allocations: pd.DataFrame,
+    accounts: pd.DataFrame, as_of: dt.date,
+) -> dict[str, bytes]:
+    """The custodian's own upload files for one day (an empty dict for a custodian with no dialect).
+
+    orders / lots / blocks / allocations: delivery.orders' frames for this custodian, numeric
+    quantities; lots also carry cost_basis_relieved."""
+    number = custodian_account_numbers(accounts)
+    if custodian == "schwab":
+        return schwab_upload(orders, lots, number, as_of)
+    if custodian == "fidelity":
+        return fidelity_upload(orders, lots, blocks, allocations, number, as_of)
+    if custodian == "pershing":
+        return pershing_upload(orders, lots, number, as_of)
+    return {}
