@@ -17,6 +17,7 @@ COMPONENTS = [
     ("taxes_saved_st_to_lt", "Saved by waiting for long-term rates"),
     ("taxes_saved_loss_harvest", "Saved by harvesting losses"),
     ("gift_tax_avoided", "Gain tax avoided by gifting appreciated lots"),
+    ("wash_sale_losses_avoided", "Losses kept by avoiding wash sales"),
 ]
 
 STYLE = """
@@ -126,9 +127,44 @@ def firm_page(summary: dict, by_household: pd.DataFrame, by_account: pd.DataFram
         f'<td data-field="per_household_p90">{money(summary["per_household_p90"])}</td></tr></table>'
         f'<p>Taxable accounts whose savings today exceed one day of their advisory fee: '
         f'<span data-field="share_beating_daily_fee">{percent(share)}</span></p>'
-        f"<h2>Largest savings</h2><table><tr><th>household</th><th>saved or deferred</th></tr>{links}</table>"
+        + _year_to_date_section(summary)
+        + _dispersion_section(summary)
+        + f"<h2>Largest savings</h2><table><tr><th>household</th><th>saved or deferred</th></tr>{links}</table>"
     )
     return _page(f"Firm dashboard {as_of.isoformat()}", body)
+
+
+def _year_to_date_section(summary: dict) -> str:
+    coverage = summary.get("ytd_fee_coverage")
+    if not coverage:
+        return ""
+    return (
+        f'<h2>Year to date</h2><p>Taxes saved or deferred this year: '
+        f'<span data-field="ytd_taxes_saved_or_deferred">{money(float(summary.get("ytd_taxes_saved_or_deferred", 0.0)))}</span>. '
+        f'Accounts whose savings this year exceed their advisory fee so far: '
+        f'<span data-field="ytd_accounts_saved_more_than_fee">{coverage["accounts_saved_more_than_fee"]}</span> of '
+        f'<span data-field="ytd_accounts_with_fee">{coverage["accounts_with_fee"]}</span> '
+        f'(<span data-field="ytd_share_saved_more_than_fee">{percent(coverage["share_saved_more_than_fee"])}</span>)</p>'
+    )
+
+
+def _dispersion_section(summary: dict) -> str:
+    rows = summary.get("return_dispersion_by_model") or []
+    if not rows:
+        return ""
+    cells = "".join(
+        f'<tr><td>{html.escape(str(r["model_id"]))}</td><td>{r["households"]}</td>'
+        f'<td data-field="dispersion_before_{html.escape(str(r["model_id"]))}">{r["active_return_dispersion_before_pct"]:.2f}%</td>'
+        f'<td data-field="dispersion_after_{html.escape(str(r["model_id"]))}">{r["active_return_dispersion_after_pct"]:.2f}%</td></tr>'
+        for r in rows
+    )
+    return (
+        "<h2>Return dispersion across households of the same model</h2>"
+        "<table><tr><th>model</th><th>households</th><th>before today's trades</th><th>after</th></tr>"
+        f"{cells}</table>"
+        '<p class="note">Standard deviation across households of their active return (portfolio minus its '
+        "target) over the last year, holding today's weights: how far apart accounts of one model stand.</p>"
+    )
 
 
 def render_html_reports(summary: dict, by_household: pd.DataFrame, by_account: pd.DataFrame, outcomes: pd.DataFrame,

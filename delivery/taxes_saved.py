@@ -13,9 +13,17 @@ IRA and Roth accounts realize no tax). Components (per account):
   the part of the deferral that comes from waiting for long-term treatment;
 - taxes_deferred: the rest of the difference in tax on realized gains;
 - taxes_saved_loss_harvest: tax value of losses we realize beyond the naive side's;
-- gift_tax_avoided: embedded gain of the lots given to charity times the lt rate.
+- gift_tax_avoided: embedded gain of the lots given to charity times the lt rate;
+- wash_sale_losses_avoided: tax value of the losses the naive side realizes today that the wash-sale
+  rule disallows (deferred into the replacement's basis, no deduction this year): a loss lot of an
+  identical group the naive side buys back the same day in any account of the household, or one
+  bought in the last 30 days (an active no_loss_sale window; the window's own lot excepted). The
+  optimizer never does either, so its losses all count.
 The total is their sum, equal to naive tax - our tax + gift_tax_avoided. It is an estimate for one
 day's trades at marginal rates; household netting across the year is the tax-lot engine's job.
+
+Transitions: for households in ``transitioning`` (onboarding a legacy portfolio) the counterfactual
+is liquidation: every lot is sold (FIFO is then moot) and the model bought with the proceeds.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ REPORT_COLUMNS = [
     "household_id", "account_id", "registration", "taxable", "market_value", "advisory_fee_annual",
     "actual_st_gain", "actual_lt_gain", "actual_tax", "naive_st_gain", "naive_lt_gain", "naive_tax",
     "taxes_deferred", "taxes_saved_st_to_lt", "taxes_saved_loss_harvest", "gift_tax_avoided",
-    "taxes_saved_or_deferred",
+    "wash_sale_losses_avoided", "taxes_saved_or_deferred", "counterfactual",
 ]
 
 
@@ -48,9 +56,11 @@ def fifo_relief(lots: pd.DataFrame, sell_quantity: pd.DataFrame) -> pd.DataFrame
 
 
 def naive_sales(
-    lots: pd.DataFrame, targets: pd.DataFrame, account_cash: pd.DataFrame, requests: pd.DataFrame
+    lots: pd.DataFrame, targets: pd.DataFrame, account_cash: pd.DataFrame, requests: pd.DataFrame,
+    transitioning: frozenset = frozenset(),
 ) -> pd.DataFrame:
-    """Quantity per (account, security) the tax-naive rebalancer sells."""
+    """Quantity per (account, security) the tax-naive rebalancer sells (every lot of a
+    transitioning household: liquidation)."""
     holdings = lots.groupby(["household_id", "account_id", "security_id"], as_index=False).agg(
         quantity=("quantity", "sum"), price=("price", "first")
     )
@@ -85,8 +95,61 @@ def naive_sales(
     holdings["raise_fraction"] = holdings["account_id"].map(pd.Series(np.clip(fraction, 0, 1), index=per_account.index))
     remaining_value = holdings["value"] - holdings["rebalance_sell_value"]
     sell_value = holdings["rebalance_sell_value"] + holdings["raise_fraction"] * remaining_value
-    holdings["quantity"] = np.minimum(holdings["quantity"], sell_value / holdings["price"])
+    liquidate = holdings["household_id"].isin(transitioning)
+    holdings["quantity"] = np.where(liquidate, holdings["quantity"], np.minimum(holdings["quantity"], sell_value / holdings["price"]))
     return holdings.loc[holdings["quantity"] > 1e-9, ["account_id", "security_id", "quantity"]]
+
+
+def naive_buy_groups(
+    lots: pd.DataFrame, targets: pd.DataFrame, securities: pd.DataFrame, sold: pd.DataFrame,
+    account_cash: pd.DataFrame, requests: pd.DataFrame, transitioning: frozenset = frozenset(),
+) -> set[tuple[str, str]]:
+    """(household_id, identical_group) the naive side buys today: every target security left
+    below its target after the naive sales (all of the model for a liquidated household)."""
+    group = securities.set_index("security_id")["identical_group"] if len(securities) else pd.Series(dtype=str)
+    held = lots.assign(value=lots["quantity"] * lots["price"])
+    price = lots.groupby("security_id")["price"].first()
+    sold_value = sold.assign(value=sold["quantity"] * sold["security_id"].map(price))
+    household_of = lots.drop_duplicates("account_id").set_index("account_id")["household_id"]
+    sold_value["household_id"] = sold_value["account_id"].map(household_of)
+    after = held.groupby(["household_id", "security_id"])["value"].sum().sub(
+        sold_value.groupby(["household_id", "security_id"])["value"].sum(), fill_value=0.0)
+    cash = account_cash.groupby("household_id")["cash"].sum()
+    outflow = requests.groupby("household_id")["amount"].sum() if len(requests) else pd.Series(dtype=float)
+    value_after = held.groupby("household_id")["value"].sum().add(cash, fill_value=0.0).sub(outflow, fill_value=0.0)
+    bought = set()
+    for t in targets[(targets["target_weight"] > 0) & (targets["security_id"] != CASH)].itertuples():
+        if t.household_id not in value_after.index:
+            continue
+        have = after.get((t.household_id, t.security_id), 0.0)
+        if t.household_id in transitioning or have < t.target_weight * value_after[t.household_id] - 1.0:
+            bought.add((t.household_id, group.get(t.security_id, t.security_id)))
+    return bought
+
+
+def wash_sale_disallowed(
+    relieved: pd.DataFrame, securities: pd.DataFrame, buy_groups: set, wash_windows: pd.DataFrame | None, as_of,
+) -> np.ndarray:
+    """Per naive lot relief: True where its loss is a wash sale (see the module docstring)."""
+    if relieved.empty:
+        return np.zeros(0, dtype=bool)
+    group = securities.set_index("security_id")["identical_group"] if len(securities) else pd.Series(dtype=str)
+    g = relieved["security_id"].map(group).fillna(relieved["security_id"])
+    loss = relieved["price"] < relieved["cost_basis"] / relieved["quantity"]
+    rebought = np.array([(h, gg) in buy_groups for h, gg in zip(relieved["household_id"], g)], dtype=bool)
+    recent = np.zeros(len(relieved), dtype=bool)
+    if wash_windows is not None and len(wash_windows):
+        w = wash_windows[(wash_windows["window_type"] == "no_loss_sale")]
+        if as_of is not None and "window_end" in w.columns:
+            w = w[pd.to_datetime(w["window_end"]) >= pd.Timestamp(as_of)]
+        exempt: dict[tuple, set] = {}
+        for r in w.itertuples():
+            exempt.setdefault((r.household_id, r.identical_group), set()).add(getattr(r, "exempt_lot_id", None))
+        recent = np.array([
+            (h, gg) in exempt and lot not in exempt[(h, gg)]
+            for h, gg, lot in zip(relieved["household_id"], g, relieved["lot_id"])
+        ], dtype=bool)
+    return (loss & (rebought | recent)).to_numpy()
 
 
 def _gains_by_account(realized: pd.DataFrame) -> pd.DataFrame:
@@ -109,7 +172,14 @@ def taxes_saved_by_account(
     targets: pd.DataFrame,
     account_cash: pd.DataFrame,
     requests: pd.DataFrame,
+    securities: pd.DataFrame | None = None,
+    wash_windows: pd.DataFrame | None = None,
+    as_of=None,
+    transitioning: frozenset = frozenset(),
 ) -> pd.DataFrame:
+    """The report per account (REPORT_COLUMNS). ``securities`` (identical groups) and
+    ``wash_windows`` let the naive side's wash sales count; ``transitioning`` households are
+    compared with liquidation."""
     rates = households.set_index("household_id")[["st_rate", "lt_rate", "advisory_fee_bps"]]
     acct = accounts.set_index("account_id")
     ready = set(trades["household_id"]) if len(trades) else set()
@@ -119,14 +189,24 @@ def taxes_saved_by_account(
     actual = _gains_by_account(pd.DataFrame({
         "account_id": sold["account_id"], "gain": sold["realized_gain"].astype(float), "holding_term": sold["holding_term"],
     }))
-    naive_quantity = naive_sales(scope_lots, targets, account_cash[account_cash["household_id"].isin(ready)],
-                                 requests[requests["household_id"].isin(ready)])
+    scope_cash = account_cash[account_cash["household_id"].isin(ready)]
+    scope_requests = requests[requests["household_id"].isin(ready)]
+    naive_quantity = naive_sales(scope_lots, targets, scope_cash, scope_requests, transitioning)
     relieved = fifo_relief(scope_lots, naive_quantity)
+    naive_gain = relieved["sold"] * (relieved["price"] - relieved["cost_basis"] / relieved["quantity"])
+    if securities is not None and len(relieved):
+        buys = naive_buy_groups(scope_lots, targets, securities, naive_quantity, scope_cash, scope_requests, transitioning)
+        washed = wash_sale_disallowed(relieved, securities, buys, wash_windows, as_of)
+    else:
+        washed = np.zeros(len(relieved), dtype=bool)
     naive = _gains_by_account(pd.DataFrame({
-        "account_id": relieved["account_id"],
-        "gain": relieved["sold"] * (relieved["price"] - relieved["cost_basis"] / relieved["quantity"]),
+        "account_id": relieved["account_id"], "gain": naive_gain,
         "holding_term": np.where(relieved["is_long_term"], "long", "short"),
     }))
+    disallowed = _gains_by_account(pd.DataFrame({
+        "account_id": relieved["account_id"][washed], "gain": naive_gain[washed],
+        "holding_term": np.where(relieved["is_long_term"][washed], "long", "short"),
+    })) if washed.any() else pd.DataFrame()
     gifts = trades[trades["side"] == "gift"]
     gift_gain = (gifts["quantity"] * gifts["price"] - gifts["cost_basis_relieved"].astype(float)).groupby(gifts["account_id"]).sum()
 
@@ -161,14 +241,20 @@ def taxes_saved_by_account(
     report["taxes_deferred"] = (n_gain_tax - a_gain_tax - conversion).round(2)
     report["taxes_saved_loss_harvest"] = (a_loss_benefit - n_loss_benefit).round(2)
     report["gift_tax_avoided"] = gift_avoided.round(2)
+    # the naive side's disallowed losses: counted above as if allowed, taken back here
+    washed_benefit = -(col(disallowed, "st_loss") * st + col(disallowed, "lt_loss") * lt) * taxable
+    report["naive_tax"] = (n_gain_tax - n_loss_benefit + washed_benefit).round(2)
+    report["wash_sale_losses_avoided"] = washed_benefit.round(2)
     report["taxes_saved_or_deferred"] = (
-        report["taxes_deferred"] + report["taxes_saved_st_to_lt"] + report["taxes_saved_loss_harvest"] + report["gift_tax_avoided"]
+        report["taxes_deferred"] + report["taxes_saved_st_to_lt"] + report["taxes_saved_loss_harvest"]
+        + report["gift_tax_avoided"] + report["wash_sale_losses_avoided"]
     ).round(2)
+    report["counterfactual"] = np.where(report["household_id"].isin(transitioning), "liquidation", "pro_rata_fifo")
     return report[REPORT_COLUMNS]
 
 
 def household_summary(by_account: pd.DataFrame) -> pd.DataFrame:
-    numeric = [c for c in REPORT_COLUMNS if c not in ("household_id", "account_id", "registration", "taxable")]
+    numeric = [c for c in REPORT_COLUMNS if c not in ("household_id", "account_id", "registration", "taxable", "counterfactual")]
     return by_account.groupby("household_id", as_index=False)[numeric].sum().round(2)
 
 
@@ -184,6 +270,8 @@ def firm_summary(by_household: pd.DataFrame, outcomes: pd.DataFrame) -> dict:
         "taxes_saved_st_to_lt": round(float(by_household["taxes_saved_st_to_lt"].sum()), 2) if len(by_household) else 0.0,
         "taxes_saved_loss_harvest": round(float(by_household["taxes_saved_loss_harvest"].sum()), 2) if len(by_household) else 0.0,
         "gift_tax_avoided": round(float(by_household["gift_tax_avoided"].sum()), 2) if len(by_household) else 0.0,
+        "wash_sale_losses_avoided": round(float(by_household["wash_sale_losses_avoided"].sum()), 2)
+        if len(by_household) and "wash_sale_losses_avoided" in by_household else 0.0,
         "taxes_saved_or_deferred": round(float(saved.sum()), 2),
         "per_household_p10": round(float(saved.quantile(0.10)), 2) if len(saved) else 0.0,
         "per_household_median": round(float(saved.median()), 2) if len(saved) else 0.0,
@@ -192,15 +280,96 @@ def firm_summary(by_household: pd.DataFrame, outcomes: pd.DataFrame) -> dict:
 
 
 YTD_COMPONENTS = ["actual_tax", "naive_tax", "taxes_deferred", "taxes_saved_st_to_lt", "taxes_saved_loss_harvest",
-                  "gift_tax_avoided", "taxes_saved_or_deferred"]
+                  "gift_tax_avoided", "wash_sale_losses_avoided", "taxes_saved_or_deferred"]
 
 
 def year_to_date(history: pd.DataFrame, as_of) -> pd.DataFrame:
     """Sum each account's daily reports from January 1 of as_of's year through as_of (one row per run day)."""
     start = pd.Timestamp(year=as_of.year, month=1, day=1)
+    history = history.copy()
+    for c in YTD_COMPONENTS:  # ledgers written before a component existed have no column for it
+        if c not in history.columns:
+            history[c] = 0.0
+        history[c] = history[c].fillna(0.0)
     dates = pd.to_datetime(history["as_of_date"])
     year = history[(dates >= start) & (dates <= pd.Timestamp(as_of))]
     ytd = year.groupby(["household_id", "account_id"], as_index=False).agg(
         days_reported=("as_of_date", "nunique"), **{f"ytd_{c}": (c, "sum") for c in YTD_COMPONENTS}
     )
     return ytd.round(2).sort_values(["household_id", "account_id"]).reset_index(drop=True)
+
+
+def fee_coverage(ytd: pd.DataFrame, by_account: pd.DataFrame, as_of) -> dict:
+    """Share of accounts whose taxes saved or deferred this year exceed their advisory fee this year
+    (the annual fee from the account master's fee schedule, pro rata to the day of the year)."""
+    if ytd.empty:
+        return {"accounts_with_fee": 0, "accounts_saved_more_than_fee": 0, "share_saved_more_than_fee": 0.0}
+    elapsed = (pd.Timestamp(as_of).day_of_year) / (366 if pd.Timestamp(as_of).is_leap_year else 365)
+    fee = by_account.set_index("account_id")["advisory_fee_annual"].reindex(ytd["account_id"]).to_numpy() * elapsed
+    has_fee = fee > 0
+    over = (ytd["ytd_taxes_saved_or_deferred"].to_numpy() > fee) & has_fee
+    return {
+        "accounts_with_fee": int(has_fee.sum()),
+        "accounts_saved_more_than_fee": int(over.sum()),
+        "share_saved_more_than_fee": round(float(over.sum() / has_fee.sum()), 4) if has_fee.any() else 0.0,
+    }
+
+
+def household_weights(lots: pd.DataFrame, account_cash: pd.DataFrame, trades: pd.DataFrame | None = None,
+                      requests: pd.DataFrame | None = None) -> pd.DataFrame:
+    """household_id, security_id, weight (CASH included) before trades, or after ``trades``
+    (sells and gifts leave, buys arrive, withdrawals and gifts leave the household)."""
+    value = lots.assign(value=lots["quantity"] * lots["price"]).groupby(["household_id", "security_id"])["value"].sum()
+    cash = account_cash.groupby("household_id")["cash"].sum()
+    if trades is not None and len(trades):
+        signed = np.select([trades["side"] == "buy", trades["side"].isin(["sell", "gift"])],
+                           [trades["trade_value"], -trades["trade_value"]], 0.0)
+        moves = pd.Series(signed, index=pd.MultiIndex.from_frame(trades[["household_id", "security_id"]])).groupby(level=[0, 1]).sum()
+        value = value.add(moves, fill_value=0.0)
+        flows = pd.Series(np.select([trades["side"] == "sell", trades["side"] == "buy"],
+                                    [trades["trade_value"], -trades["trade_value"]], 0.0), index=trades["household_id"])
+        cash = cash.add(flows.groupby(level=0).sum(), fill_value=0.0)
+        if requests is not None and len(requests):
+            withdrawn = requests[requests["request_type"] == "cash_withdrawal"].groupby("household_id")["amount"].sum()
+            cash = cash.sub(withdrawn, fill_value=0.0)
+    frame = value.rename("value").reset_index()
+    frame = pd.concat([frame, pd.DataFrame({"household_id": cash.index, "security_id": CASH, "value": cash.to_numpy()})])
+    total = frame.groupby("household_id")["value"].transform("sum")
+    frame["weight"] = np.where(total > 0, frame["value"] / total, 0.0)
+    return frame[["household_id", "security_id", "weight"]].reset_index(drop=True)
+
+
+def return_dispersion(
+    portfolios: dict[str, pd.DataFrame], targets: pd.DataFrame, price_history: pd.DataFrame, days: int = 252,
+) -> pd.DataFrame:
+    """Per model: how far apart the households of one model stand, as the cross-household standard
+    deviation of their active return (portfolio minus its own target) over the last ``days``
+    trading days, holdings-based (today's weights held over that period), in percent; one column
+    per portfolio in ``portfolios`` (e.g. before and after today's trades).
+
+    Holdings-based because the warehouse keeps today's holdings, not a performance history: it
+    measures the dispersion that systematic rebalancing is meant to shrink (published: 60% lower
+    than ad hoc rebalancing), not realized performance."""
+    columns = ["model_id", "households"] + [f"active_return_dispersion_{name}_pct" for name in portfolios]
+    if targets.empty or price_history.empty:
+        return pd.DataFrame(columns=columns)
+    closes = price_history.pivot_table(index="price_date", columns="security_id", values="close").sort_index()
+    closes = closes.iloc[-(days + 1):]
+    growth = (closes.iloc[-1] / closes.iloc[0] - 1.0).replace([np.inf, -np.inf], np.nan)
+
+    def returns(weights: pd.DataFrame) -> pd.Series:
+        r = weights["security_id"].map(growth).fillna(0.0)  # CASH and unpriced: 0
+        return (weights["weight"] * r).groupby(weights["household_id"]).sum()
+
+    target_return = returns(targets.rename(columns={"target_weight": "weight"}))
+    model_of = targets.groupby("household_id")["model_id"].first()
+    out = pd.DataFrame({"model_id": model_of})
+    for name, weights in portfolios.items():
+        out[name] = returns(weights).reindex(out.index) - target_return.reindex(out.index)
+    rows = []
+    for model_id, group in out.dropna(subset=["model_id"]).groupby("model_id"):
+        row = {"model_id": model_id, "households": len(group)}
+        for name in portfolios:
+            row[f"active_return_dispersion_{name}_pct"] = round(float(group[name].std(ddof=0)) * 100, 4)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns)

@@ -173,3 +173,93 @@ def test_an_interrupted_write_leaves_no_file_behind(tmp_path, monkeypatch):
         store.write_bytes("orders/a.csv", b"new content\n")
     assert (tmp_path / "orders" / "a.csv").read_bytes() == b"old\n"  # the old file, whole
     assert sorted(p.name for p in (tmp_path / "orders").iterdir()) == ["a.csv"]  # no partial file left
+
+
+# --- wash sales, transitions, fees and dispersion in the taxes-saved report ---------------------
+
+def _loss_household():
+    """A1 holds AAA: L1 a 200 long-term gain lot (oldest), L4 a 300 short-term loss lot bought 10 days
+    ago; AAA 100% of the household against a 50% target, so the naive side sells 10 of 20 shares."""
+    lots = pd.DataFrame({
+        "lot_id": ["L1", "L4"], "account_id": ["A1", "A1"], "household_id": ["H1", "H1"], "security_id": ["AAA", "AAA"],
+        "quantity": [10.0, 10.0], "cost_basis": [800.0, 1300.0],
+        "acquired_date": pd.to_datetime(["2020-03-02", "2026-11-10"]), "price": [100.0, 100.0], "is_long_term": [True, False],
+    })
+    accounts = pd.DataFrame({"account_id": ["A1"], "household_id": ["H1"], "registration": ["individual"], "taxable": [True]})
+    households = pd.DataFrame({"household_id": ["H1"], "st_rate": [0.40], "lt_rate": [0.20], "advisory_fee_bps": [100.0]})
+    targets = pd.DataFrame({"household_id": ["H1", "H1"], "model_id": ["M", "M"], "security_id": ["AAA", "CASH"],
+                            "target_weight": [0.5, 0.5]})
+    cash = pd.DataFrame({"account_id": ["A1"], "household_id": ["H1"], "cash": [0.0]})
+    requests = pd.DataFrame(columns=["request_id", "household_id", "account_id", "request_type", "amount"])
+    securities = pd.DataFrame({"security_id": ["AAA"], "identical_group": ["AAA"]})
+    return lots, accounts, households, targets, cash, requests, securities
+
+
+def test_a_naive_loss_sale_inside_a_wash_window_counts_as_a_wash_sale_loss_avoided():
+    lots, accounts, households, targets, cash, requests, securities = _loss_household()
+    # the naive side relieves FIFO: L1 (gain 200, LT) -- no loss, no wash sale
+    lots = lots.iloc[::-1].reset_index(drop=True)
+    lots.loc[lots["lot_id"] == "L4", "acquired_date"] = pd.Timestamp("2019-01-01")  # L4 now the oldest: FIFO sells it
+    lots.loc[lots["lot_id"] == "L4", "is_long_term"] = True
+    windows = pd.DataFrame({"household_id": ["H1"], "identical_group": ["AAA"], "window_type": ["no_loss_sale"],
+                            "window_end": [pd.Timestamp("2026-12-10")], "exempt_lot_id": ["L9"]})
+    # the optimizer keeps the loss lot inside the window (a token trade puts the household in scope)
+    ours = _trades([("H1", "A1", "AAA", "sell", 0.001, 100.0, 0.1, "L1", "2020-03-02", 0.08, 0.02, "long", 0.004, "rebalance")])
+    a1 = taxes_saved_by_account(ours, lots, accounts, households, targets, cash, requests,
+                                securities=securities, wash_windows=windows, as_of=AS_OF).set_index("account_id").loc["A1"]
+    # naive: 10 shares of L4, a 300 long-term loss at 20% = 60 it would count, but AAA was bought within
+    # 30 days (the no_loss_sale window): disallowed. Its tax is then 0, not -60.
+    assert a1["naive_lt_gain"] == pytest.approx(-300.0)
+    assert a1["wash_sale_losses_avoided"] == pytest.approx(60.0)
+    assert a1["naive_tax"] == pytest.approx(0.0)
+    assert a1["taxes_saved_loss_harvest"] == pytest.approx(-60.0)  # the naive side's loss, as if allowed
+    assert a1["taxes_saved_or_deferred"] == pytest.approx(-0.004, abs=1e-2)  # the two cancel: no harvest either side
+
+
+def test_a_transitioning_household_is_compared_with_liquidation():
+    lots, accounts, households, targets, cash, requests, securities = _loss_household()
+    ours = _trades([("H1", "A1", "AAA", "sell", 10.0, 100.0, 1000.0, "L4", "2026-11-10", 1300.0, -300.0, "short", -120.0,
+                     "tax_loss_harvest")])
+    a1 = taxes_saved_by_account(ours, lots, accounts, households, targets, cash, requests, securities=securities,
+                                as_of=AS_OF, transitioning=frozenset({"H1"})).set_index("account_id").loc["A1"]
+    # liquidation sells both lots, +200 LT (40 tax) and -300 ST, then buys the model's AAA back the
+    # same day: the ST loss is a wash sale (worth 120 to us, 0 to the naive side)
+    assert a1["counterfactual"] == "liquidation"
+    assert (a1["naive_lt_gain"], a1["naive_st_gain"]) == (pytest.approx(200.0), pytest.approx(-300.0))
+    assert a1["naive_tax"] == pytest.approx(40.0)
+    assert a1["wash_sale_losses_avoided"] == pytest.approx(120.0)
+    assert a1["taxes_deferred"] == pytest.approx(40.0) and a1["taxes_saved_loss_harvest"] == pytest.approx(0.0)
+    assert a1["taxes_saved_or_deferred"] == pytest.approx(160.0)
+
+
+def test_fee_coverage_counts_accounts_whose_savings_this_year_beat_their_fee_so_far():
+    from delivery.taxes_saved import fee_coverage
+
+    ytd = pd.DataFrame({"household_id": ["H1", "H1", "H2"], "account_id": ["A1", "A2", "A3"],
+                        "ytd_taxes_saved_or_deferred": [950.0, 10.0, 0.0]})
+    by_account = pd.DataFrame({"account_id": ["A1", "A2", "A3"], "advisory_fee_annual": [1000.0, 1000.0, 0.0]})
+    # 2026-11-20 is day 324 of 365: a 1,000 fee so far is 887.67
+    assert fee_coverage(ytd, by_account, AS_OF) == {
+        "accounts_with_fee": 2, "accounts_saved_more_than_fee": 1, "share_saved_more_than_fee": 0.5}
+
+
+def test_rebalancing_to_target_removes_the_return_dispersion_of_same_model_households():
+    from delivery.taxes_saved import household_weights, return_dispersion
+
+    lots = pd.DataFrame({"household_id": ["H1", "H2", "H2"], "security_id": ["AAA", "AAA", "BBB"],
+                         "quantity": [20.0, 10.0, 10.0], "price": [100.0, 100.0, 100.0]})
+    cash = pd.DataFrame({"household_id": ["H1", "H2"], "cash": [0.0, 0.0]})
+    targets = pd.DataFrame({"household_id": ["H1", "H1", "H2", "H2"], "model_id": ["M"] * 4,
+                            "security_id": ["AAA", "BBB"] * 2, "target_weight": [0.5] * 4})
+    # H1 all AAA (+50% active AAA), H2 on target; over the year AAA +20%, BBB 0%
+    history = pd.DataFrame({"security_id": ["AAA", "AAA", "BBB", "BBB"], "price_date": ["2025-11-20", "2026-11-20"] * 2,
+                            "close": [100.0, 120.0, 100.0, 100.0]})
+    trades = pd.DataFrame({"household_id": ["H1", "H1"], "security_id": ["AAA", "BBB"], "side": ["sell", "buy"],
+                           "trade_value": [1000.0, 1000.0]})
+    result = return_dispersion(
+        {"before": household_weights(lots, cash), "after": household_weights(lots, cash, trades)}, targets, history,
+    ).set_index("model_id").loc["M"]
+    # active returns before: H1 +10% (0.5 x 20%), H2 0: std 5%; after both on target: 0
+    assert result["households"] == 2
+    assert result["active_return_dispersion_before_pct"] == pytest.approx(5.0)
+    assert result["active_return_dispersion_after_pct"] == pytest.approx(0.0)

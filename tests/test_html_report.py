@@ -22,10 +22,11 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 def _by_account() -> pd.DataFrame:
     rows = [
         ("H1", "A1", "individual", True, 100_000.0, 500.0, -1_000.0, 200.0, -320.0, 0.0, 3_000.0, 600.0,
-         600.0, 0.0, 400.0, 0.0, 1_000.0),
-        ("H1", "A2", "roth_ira", False, 50_000.0, 250.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
-        ("H2", "A3", "joint", True, 200_000.0, 1_000.0, 0.0, 5_000.0, 1_000.0, 4_000.0, 0.0, 1_600.0,
-         200.0, 400.0, 0.0, 952.0, 1_552.0),
+         600.0, 0.0, 400.0, 0.0, 0.0, 1_000.0, "pro_rata_fifo"),
+        ("H1", "A2", "roth_ira", False, 50_000.0, 250.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+         "pro_rata_fifo"),
+        ("H2", "A3", "joint", True, 200_000.0, 1_000.0, 0.0, 5_000.0, 1_000.0, 4_000.0, 0.0, 1_700.0,
+         200.0, 400.0, 0.0, 952.0, 100.0, 1_652.0, "pro_rata_fifo"),
     ]
     return pd.DataFrame(rows, columns=REPORT_COLUMNS)
 
@@ -36,6 +37,10 @@ def _render(tmp_path):
     outcomes = pd.DataFrame({"household_id": ["H1", "H2"], "status": ["optimal", "optimal"],
                              "drift_before": [0.1234, 0.05], "drift_after": [0.0123, 0.01]})
     summary = firm_summary(by_household, outcomes)
+    summary["ytd_taxes_saved_or_deferred"] = 5_000.0
+    summary["ytd_fee_coverage"] = {"accounts_with_fee": 3, "accounts_saved_more_than_fee": 2, "share_saved_more_than_fee": 0.6667}
+    summary["return_dispersion_by_model"] = [{"model_id": "M1", "households": 2, "active_return_dispersion_before_pct": 1.25,
+                                              "active_return_dispersion_after_pct": 0.5}]
     households = pd.DataFrame({"household_id": ["H1", "H2"], "annual_tax_budget": [5_000.0, 0.0],
                                "tax_budget_remaining": [3_500.0, 0.0]})
     for name, content in render_html_reports(summary, by_household, by_account, outcomes, households, AS_OF).items():
@@ -70,8 +75,11 @@ def test_household_page_shows_the_report_numbers_in_a_real_browser(tmp_path):
 def test_firm_dashboard_shows_the_firm_totals_in_a_real_browser(tmp_path):
     summary = _render(tmp_path)
     fields = _rendered_fields(tmp_path / "index.html")
-    assert fields["taxes_saved_or_deferred"] == money(summary["taxes_saved_or_deferred"]) == "$2,552.00"
+    assert fields["taxes_saved_or_deferred"] == money(summary["taxes_saved_or_deferred"]) == "$2,652.00"
+    assert fields["wash_sale_losses_avoided"] == "$100.00"
     assert fields["households_reported"] == "2"
+    assert fields["ytd_share_saved_more_than_fee"] == "66.67%" and fields["ytd_accounts_saved_more_than_fee"] == "2"
+    assert fields["dispersion_before_M1"] == "1.25%" and fields["dispersion_after_M1"] == "0.50%"
     assert fields["gift_tax_avoided"] == "$952.00" and fields["taxes_saved_st_to_lt"] == "$400.00"
     # both taxable accounts saved more than one day of their fee: 2 of 2
     assert fields["share_beating_daily_fee"] == "100.00%"

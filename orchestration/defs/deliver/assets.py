@@ -13,7 +13,15 @@ from dagster_duckdb import DuckDBResource
 from delivery.html_report import render_html_reports
 from delivery.lineage import order_lineage
 from delivery.orders import render_order_files
-from delivery.taxes_saved import firm_summary, household_summary, taxes_saved_by_account, year_to_date
+from delivery.taxes_saved import (
+    fee_coverage,
+    firm_summary,
+    household_summary,
+    household_weights,
+    return_dispersion,
+    taxes_saved_by_account,
+    year_to_date,
+)
 from orchestration.defs.optimize.assets import household_trades
 from orchestration.defs.partitions import as_of_dates, one_date_per_run
 from orchestration.lib.stores import FileStoreResource
@@ -108,10 +116,16 @@ def taxes_saved_report(context: dg.AssetExecutionContext, duckdb: DuckDBResource
         trades = read_day(con, "optimizer.trades", as_of)
         outcomes = read_day(con, "optimizer.household_outcomes", as_of)
         trades, outcomes = apply_trade_gate(trades, outcomes, read_day(con, "quality.trade_holds", as_of))
+        price_history = con.execute(
+            "select security_id, price_date, close from raw.price_history where as_of_date = ? and price_date <= ?",
+            [as_of, as_of],
+        ).df()
     optimized = set(outcomes.loc[outcomes["status"] == "optimal", "household_id"])
     by_account = taxes_saved_by_account(
         trades, marts["fct_lots"], marts["dim_accounts"][marts["dim_accounts"]["household_id"].isin(optimized)],
         marts["dim_households"], marts["fct_household_targets"], marts["fct_account_cash"], marts["fct_requests"],
+        securities=marts["dim_securities"], wash_windows=marts["fct_wash_sale_windows"], as_of=as_of,
+        transitioning=frozenset(marts["fct_requests"].loc[marts["fct_requests"]["request_type"] == "transition", "household_id"]),
     )
     by_household = household_summary(by_account)
     with duckdb.get_connection() as con:
@@ -124,6 +138,18 @@ def taxes_saved_report(context: dg.AssetExecutionContext, duckdb: DuckDBResource
     summary = firm_summary(by_household, outcomes)
     summary["as_of_date"] = as_of.isoformat()
     summary["ytd_taxes_saved_or_deferred"] = round(float(ytd["ytd_taxes_saved_or_deferred"].sum()), 2)
+    summary["ytd_fee_coverage"] = fee_coverage(ytd, by_account, as_of)
+    in_scope = marts["fct_lots"]["household_id"].isin(optimized)
+    cash_in_scope = marts["fct_account_cash"][marts["fct_account_cash"]["household_id"].isin(optimized)]
+    dispersion = return_dispersion(
+        {
+            "before": household_weights(marts["fct_lots"][in_scope], cash_in_scope),
+            "after": household_weights(marts["fct_lots"][in_scope], cash_in_scope, trades, marts["fct_requests"]),
+        },
+        marts["fct_household_targets"][marts["fct_household_targets"]["household_id"].isin(optimized)],
+        price_history,
+    )
+    summary["return_dispersion_by_model"] = dispersion.to_dict(orient="records")
     stamp = f"{as_of:%Y%m%d}"
     files = {
         f"taxes_saved_by_account_{stamp}.csv": _csv(by_account),
@@ -132,6 +158,7 @@ def taxes_saved_report(context: dg.AssetExecutionContext, duckdb: DuckDBResource
         f"firm_summary_{stamp}.json": (json.dumps(summary, indent=2, sort_keys=True) + "\n").encode(),
         f"taxes_saved_by_account_{stamp}.parquet": _parquet(by_account),
         f"taxes_saved_ytd_by_account_{stamp}.csv": _csv(ytd),
+        f"return_dispersion_by_model_{stamp}.csv": _csv(dispersion),
     }
     files.update(render_html_reports(summary, by_household, by_account, outcomes, marts["dim_households"], as_of))
     written = _write_all(outputs.store(), f"reports/{as_of.isoformat()}", files)
