@@ -186,6 +186,39 @@ def check_transaction_history(
     )
 
 
+def recent_lot_purchases(lots: pd.DataFrame, transactions: pd.DataFrame, as_of: dt.date, days: int = WASH_SALE_DAYS) -> pd.DataFrame:
+    """Lots acquired inside the wash-sale look-back (the last ``days`` days), each with 1 when the
+    account's transaction history holds its purchase (a buy or reinvest of that security on that
+    trade date), else 0. A missing purchase means the account's history is short: a wash-sale
+    window it opened is invisible, so the household cannot be traded safely."""
+    acquired = pd.to_datetime(lots["acquired_date"])
+    recent = lots.loc[acquired >= pd.Timestamp(as_of) - pd.Timedelta(days=days),
+                      ["household_id", "account_id", "lot_id", "security_id"]].copy()
+    recent["acquired_date"] = acquired[recent.index].dt.normalize()
+    buys = transactions[transactions["transaction_type"].isin(["buy", "reinvest"])]
+    seen = set(zip(buys["account_id"], buys["security_id"], pd.to_datetime(buys["trade_date"]).dt.normalize()))
+    recent["purchase_in_history"] = [
+        int((a, s, d) in seen) for a, s, d in zip(recent["account_id"], recent["security_id"], recent["acquired_date"])
+    ]
+    return recent.reset_index(drop=True)
+
+
+def check_account_history_covers_recent_lots(
+    lots: pd.DataFrame, transactions: pd.DataFrame, as_of: dt.date, days: int = WASH_SALE_DAYS,
+    docs_dir: str | None = None,
+) -> SuiteOutcome:
+    """Household gate, per account: the 30 days of history behind every wash-sale window are there
+    (each lot bought in the last 30 days has its purchase in the transactions)."""
+    E = _gx()
+    return validate(
+        recent_lot_purchases(lots, transactions, as_of, days),
+        "account_history_covers_recent_lots",
+        [E.ExpectColumnValuesToBeInSet(column="purchase_in_history", value_set=[1])],
+        index_columns=["household_id", "account_id", "lot_id"],
+        docs_dir=docs_dir,
+    )
+
+
 def check_accounts(accounts: pd.DataFrame, docs_dir: str | None = None) -> SuiteOutcome:
     """Every account in exactly one household."""
     E = _gx()

@@ -255,3 +255,22 @@ def test_data_docs_are_rendered_into_the_given_folder(tmp_path, positions):
     assert (tmp_path / "2026-11-20" / "index.html").exists()
     pages = list((tmp_path / "2026-11-20" / "validations").rglob("*.html"))
     assert pages and "lot_minus_position" in pages[0].read_text()
+
+
+def test_an_account_whose_history_misses_a_recent_purchase_holds_its_household_only():
+    from expectations.suites import check_account_history_covers_recent_lots, household_holds
+
+    lots = pd.DataFrame({
+        "household_id": ["H1", "H1", "H2"], "account_id": ["A1", "A1", "A2"], "lot_id": ["L1", "L2", "L3"],
+        "security_id": ["AAA", "BBB", "AAA"],
+        "acquired_date": pd.to_datetime(["2026-11-10", "2024-01-02", "2026-11-18"]),
+    })
+    transactions = pd.DataFrame({
+        "account_id": ["A1", "A2"], "security_id": ["AAA", "AAA"], "transaction_type": ["buy", "dividend"],
+        "trade_date": pd.to_datetime(["2026-11-10", "2026-11-18"]),
+    })
+    outcome = check_account_history_covers_recent_lots(lots, transactions, AS_OF)
+    # L2 is old (outside the window), L1's buy is there, L3's purchase is missing (only a dividend)
+    holds = household_holds([outcome])
+    assert holds["household_id"].tolist() == ["H2"]
+    assert "account_history_covers_recent_lots" in holds.loc[0, "reason"]
