@@ -11,6 +11,9 @@
 paths; prints per-household median milliseconds, the ratio, and households/s of
 optimize_households (1 worker, one process, no warm start: every household from a cold HiGHS).
 --risk: with a risk model (synthetic 3-year price history) so the tracking error is priced.
+--warm: also the daily re-solve: the same households a day later (prices moved ~1%), solved
+through the Pyomo path from a cold HiGHS and from the previous day's root basis (optimization.warm),
+and optimize_households both ways: median ms, root-LP simplex iterations and the ratio.
 
 Pyomo path = standard form (numpy) + Pyomo model build + Pyomo -> HiGHS translation + solve.
 Raw floor  = the same standard-form arrays handed to highspy directly + the same solve.
@@ -81,6 +84,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--per-household", type=int, default=0, help="table over N households (issue 5)")
     parser.add_argument("--risk", action="store_true", help="price tracking error with a risk model")
+    parser.add_argument("--warm", action="store_true", help="also the next-day re-solve, cold vs warm-started")
     args = parser.parse_args()
     if args.per_household:
         per_household(args)
@@ -209,6 +213,45 @@ def per_household(args) -> None:
     print(f"\noptimize_households, 1 worker, {len(problems)} households: {wall:.2f} s = "
           f"{len(problems) / wall:.2f} households/s/core (status {outcomes.status.value_counts().to_dict()}, "
           f"{len(trades)} trades; includes rounding and trade rows)")
+    if args.warm:
+        next_day(args, frames, problems, settings, risk)
+
+
+def next_day(args, frames, problems, settings, risk) -> None:
+    """Day 2: prices moved ~1% (seeded); cold vs warm start from day 1's root basis."""
+    bases: dict = {}
+    optimize_households(problems, settings, basis_sink=bases)
+    moved = dict(frames)
+    sec = frames["dim_securities"].copy()
+    sec["price"] = sec["price"] * np.exp(np.random.default_rng(99).normal(0.0, 0.01, len(sec)))
+    lots = frames["fct_lots"].copy()
+    lots["price"] = lots["security_id"].map(sec.set_index("security_id")["price"])
+    moved["dim_securities"], moved["fct_lots"] = sec, lots
+    day2 = household_problems_from_marts(moved, AS_OF + dt.timedelta(days=1), settings, risk_model=risk)
+    print("\nNext day (prices moved ~1%), Pyomo path, cold HiGHS vs the previous day's root basis:\n")
+    print("| household | cold ms | warm ms | ratio | root LP iterations cold | warm | same objective |")
+    print("|---|---|---|---|---|---|---|")
+    cold_ms, warm_ms = [], []
+    for problem in day2:
+        def solve(warm=None):
+            form = household_standard_form(problem, settings)
+            model = build_household_model(problem, settings, form)
+            return solve_household_model(model, settings, warm)
+
+        t_cold, cold = timed(solve, args.repeats)
+        t_warm, warm = timed(lambda: solve(bases.get(problem.household_id)), args.repeats)
+        same = abs(cold.objective - warm.objective) <= 1e-6 * max(1.0, abs(cold.objective))
+        cold_ms.append(1e3 * t_cold)
+        warm_ms.append(1e3 * t_warm)
+        print(f"| {problem.household_id} | {1e3 * t_cold:.0f} | {1e3 * t_warm:.0f} | {t_cold / t_warm:.2f}x | "
+              f"{cold.root_iterations} | {warm.root_iterations} | {same} |")
+    mc, mw = statistics.median(cold_ms), statistics.median(warm_ms)
+    print(f"| **median** | **{mc:.0f}** | **{mw:.0f}** | **{mc / mw:.2f}x** | | | |")
+    for label, warm in (("cold", None), ("warm", bases)):
+        t1 = time.perf_counter()
+        optimize_households(day2, settings, warm_starts=warm)
+        wall = time.perf_counter() - t1
+        print(f"optimize_households day 2, {label}: {wall:.2f} s = {len(day2) / wall:.2f} households/s/core")
 
 
 if __name__ == "__main__":

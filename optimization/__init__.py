@@ -16,6 +16,7 @@ from optimization.risk import HouseholdRisk, RiskModel, estimate_risk_model
 from optimization.optimize import OUTCOME_COLUMNS, optimize_household, optimize_households
 from optimization.settings import OptimizerSettings
 from optimization.solve import SolveResult, SolveStatus, compile_linear_model, solve_household_model
+from optimization.warm import WarmStart
 
 __all__ = [
     "AccountData",
@@ -30,6 +31,7 @@ __all__ = [
     "SolveStatus",
     "StandardForm",
     "TRADE_COLUMNS",
+    "WarmStart",
     "build_household_model",
     "compile_linear_model",
     "extract_quantities",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from itertools import repeat
 
@@ -27,6 +27,7 @@ from optimization.extract import (
 from optimization.model import InfeasibleRequest, build_household_model, household_standard_form
 from optimization.settings import OptimizerSettings
 from optimization.solve import SolveStatus, solve_household_model
+from optimization.warm import WarmStart
 
 OUTCOME_COLUMNS = [
     "household_id", "status", "termination", "objective", "build_seconds", "solve_seconds", "lot_count",
@@ -35,16 +36,23 @@ OUTCOME_COLUMNS = [
     "tracking_error_before", "tracking_error_after",
     # relative MIP gap at the end of the branch-and-bound (0 for a pure LP; NaN when not solved)
     "mip_gap",
+    # the root LP started from the previous day's basis (optimization.warm), and its simplex iterations
+    "warm_started", "root_iterations",
 ]
+WARM_START_KEY = "_warm_start"  # the outcome dict's slot for the day's basis (not a column)
 
 
-def optimize_household(problem: HouseholdProblem, settings: OptimizerSettings = OptimizerSettings()) -> tuple[list[tuple], dict]:
-    """(trade rows, outcome) for one household. Never raises: failures become the outcome."""
+def optimize_household(
+    problem: HouseholdProblem, settings: OptimizerSettings = OptimizerSettings(), warm_start: "WarmStart | None" = None,
+) -> tuple[list[tuple], dict]:
+    """(trade rows, outcome) for one household. Never raises: failures become the outcome.
+    ``warm_start``: the household's basis from its previous solve; today's is in outcome[WARM_START_KEY]."""
     outcome = dict.fromkeys(OUTCOME_COLUMNS)
     outcome.update(
         household_id=problem.household_id, lot_count=len(problem.lots), estimated_tax=0.0, trade_count=0,
         build_seconds=0.0, solve_seconds=0.0, objective=math.nan, drift_before=math.nan, drift_after=math.nan,
         tracking_error_before=math.nan, tracking_error_after=math.nan, mip_gap=math.nan,
+        warm_started=False, root_iterations=0,
     )
     messages = list(problem.notes)
     stage = "validate"
@@ -62,11 +70,13 @@ def optimize_household(problem: HouseholdProblem, settings: OptimizerSettings = 
         outcome["build_seconds"] = time.perf_counter() - t0
         messages = messages[len(problem.notes):] + list(form.facts.notes)
         stage = "solve"
-        result = solve_household_model(model, settings)
+        result = solve_household_model(model, settings, warm_start)
+        outcome[WARM_START_KEY] = result.warm_start
         outcome.update(
             status=result.status.value, termination=result.termination, solve_seconds=result.solve_seconds,
             variable_count=result.variable_count, constraint_count=result.constraint_count,
             mip_gap=result.mip_gap if result.mip_gap is not None else (0.0 if not result.binary_count else math.nan),
+            warm_started=result.warm_started, root_iterations=result.root_iterations or 0,
         )
         if result.status != SolveStatus.OPTIMAL:
             messages.append(f"no trades: solver ended {result.termination}")
@@ -107,10 +117,14 @@ def optimize_household(problem: HouseholdProblem, settings: OptimizerSettings = 
 
 
 def optimize_households(
-    problems: Sequence[HouseholdProblem], settings: OptimizerSettings = OptimizerSettings()
+    problems: Sequence[HouseholdProblem], settings: OptimizerSettings = OptimizerSettings(),
+    warm_starts: Mapping[str, "WarmStart"] | None = None, basis_sink: dict | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(trades, outcomes) for all households; see optimization/README.md for the columns."""
+    """(trades, outcomes) for all households; see optimization/README.md for the columns.
+
+    ``warm_starts``: household_id -> yesterday's basis; ``basis_sink``: filled with today's."""
     problems = sorted(problems, key=lambda p: p.household_id)
+    warm = [(warm_starts or {}).get(p.household_id) for p in problems]
     if settings.workers > 1 and len(problems) > 1:
         try:
             # spawn, not fork: the caller (a Dagster run) may hold threads; workers import this
@@ -118,17 +132,22 @@ def optimize_households(
             context = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(max_workers=settings.workers, mp_context=context) as pool:
                 chunk = max(1, len(problems) // (4 * settings.workers))
-                results = list(pool.map(optimize_household, problems, repeat(settings), chunksize=chunk))
+                results = list(pool.map(optimize_household, problems, repeat(settings), warm, chunksize=chunk))
         except Exception:  # noqa: BLE001 - a broken pool falls back to this process
-            results = [optimize_household(p, settings) for p in problems]
+            results = [optimize_household(p, settings, w) for p, w in zip(problems, warm)]
     else:
-        results = [optimize_household(p, settings) for p in problems]
+        results = [optimize_household(p, settings, w) for p, w in zip(problems, warm)]
+    for _, outcome in results:
+        basis = outcome.pop(WARM_START_KEY, None)
+        if basis_sink is not None and basis is not None:
+            basis_sink[outcome["household_id"]] = basis
     rows = [row for trades, _ in results for row in trades]
     outcomes = pd.DataFrame([outcome for _, outcome in results], columns=OUTCOME_COLUMNS)
     for col in ("objective", "build_seconds", "solve_seconds", "drift_before", "drift_after", "estimated_tax",
                 "tracking_error_before", "tracking_error_after", "mip_gap"):
         outcomes[col] = outcomes[col].astype(float)
-    for col in ("lot_count", "variable_count", "constraint_count", "trade_count"):
+    outcomes["warm_started"] = outcomes["warm_started"].fillna(False).astype(bool)
+    for col in ("lot_count", "variable_count", "constraint_count", "trade_count", "root_iterations"):
         outcomes[col] = outcomes[col].fillna(0).astype(int)
     return trades_frame(rows), outcomes
 

@@ -35,6 +35,7 @@ from pyomo.core.expr.numvalue import native_numeric_types
 from pyomo.repn import generate_standard_repn
 
 from optimization.settings import OptimizerSettings
+from optimization.warm import WarmStart, basis_for, capture
 
 INF = float("inf")
 
@@ -57,6 +58,9 @@ class SolveResult:
     binary_count: int = 0
     mip_gap: float | None = None
     nodes: int = 0  # branch-and-bound nodes (0 for a pure LP)
+    warm_started: bool = False  # the root LP started from a previous basis (optimization.warm)
+    root_iterations: int | None = None  # simplex iterations of the root LP
+    warm_start: "WarmStart | None" = None  # the root LP's final basis, for tomorrow
 
 
 _HIGHS_STATUS = {
@@ -368,9 +372,12 @@ class _TimeUp(Exception):
 class _BranchAndBound:
     """Best-first LP branch-and-bound over the binary columns of a model loaded in `h` as an LP."""
 
-    def __init__(self, h: highspy.Highs, binary: np.ndarray, settings: OptimizerSettings, deadline: float):
+    def __init__(self, h: highspy.Highs, binary: np.ndarray, settings: OptimizerSettings, deadline: float, form=None):
         self.h, self.binary, self.settings, self.deadline = h, binary, settings, deadline
         self.cols = np.flatnonzero(binary).astype(np.int32)
+        self.form = form  # when given, the root LP's basis is kept (self.root_basis) for warm starts
+        self.root_basis: WarmStart | None = None
+        self.root_iterations: int | None = None
 
     def lp(self, lower, upper):
         """Re-solve with the switches' bounds set (warm start from the last basis)."""
@@ -400,6 +407,9 @@ class _BranchAndBound:
         n = len(self.cols)
         lower0, upper0 = np.zeros(n), np.ones(n)
         root_obj, root_x = self.lp(lower0, upper0)
+        self.root_iterations = int(self.h.getInfo().simplex_iteration_count)
+        if self.form is not None and root_x is not None:
+            self.root_basis = capture(self.h, self.form)
         if root_x is None:
             return _Outcome(SolveStatus.INFEASIBLE, "Infeasible", None, None)
         best, best_x = math.inf, None
@@ -483,21 +493,33 @@ def _fallback_highs_mip(h, binary, cols, incumbent, settings, deadline, nodes) -
     return out
 
 
-def _solve_direct(model, settings: OptimizerSettings) -> SolveResult:
+def _solve_direct(model, settings: OptimizerSettings, warm_start: WarmStart | None = None) -> SolveResult:
     t0 = time.perf_counter()
     lp = compile_linear_model(model)
+    # the standard-form export was used: columns and rows are the form's, so bases map by name
+    form = model.standard_form if lp.constraints is getattr(model, "row_constraints", None) else None
     binary = lp.integrality & (lp.col_lower > -1) & (lp.col_upper < 2)
     use_bnb = settings.mip_solver == "branch_and_bound" and binary.any() and (binary == lp.integrality).all()
     h = highs_from_arrays(
         lp.col_cost, lp.col_lower, lp.col_upper, lp.integrality & ~use_bnb, lp.row_lower, lp.row_upper,
         lp.a_start, lp.a_index, lp.a_value, settings, lp.objective_offset, lp.sense,
     )
+    warm = False
+    if form is not None and warm_start is not None and not lp.integrality[~binary].any():
+        warm = h.setBasis(basis_for(form, warm_start, lp.col_lower, lp.col_upper)) != highspy.HighsStatus.kError
+    root_basis, root_iterations = None, None
     if use_bnb:
         # The LP re-solves start from the previous basis; presolve only slows the root down here.
         h.setOptionValue("presolve", "off")
-        out = branch_and_bound(h, binary, settings, t0 + settings.time_limit_seconds)
+        search = _BranchAndBound(h, binary, settings, t0 + settings.time_limit_seconds, form)
+        out = search.run()
+        root_basis, root_iterations = search.root_basis, search.root_iterations
     else:
+        if warm:
+            h.setOptionValue("presolve", "off")
         out = _run_highs(h, lp.integrality)
+        if form is not None and out.status == SolveStatus.OPTIMAL and not lp.integrality.any():
+            root_basis, root_iterations = capture(h, form), int(h.getInfo().simplex_iteration_count)
     if out.status == SolveStatus.OPTIMAL:
         for v, val in zip(lp.variables, out.x.tolist()):
             v.set_value(val, skip_validation=True)
@@ -511,6 +533,9 @@ def _solve_direct(model, settings: OptimizerSettings) -> SolveResult:
         binary_count=int(lp.integrality.sum()),
         mip_gap=out.mip_gap,
         nodes=out.nodes,
+        warm_started=warm,
+        root_iterations=root_iterations,
+        warm_start=root_basis,
     )
 
 
@@ -543,7 +568,11 @@ def _solve_appsi(model, settings: OptimizerSettings) -> SolveResult:
     return SolveResult(status, tc.name, objective, time.perf_counter() - t0, n_var, n_con, n_bin)
 
 
-def solve_household_model(model: pyo.ConcreteModel, settings: OptimizerSettings = OptimizerSettings()) -> SolveResult:
+def solve_household_model(
+    model: pyo.ConcreteModel, settings: OptimizerSettings = OptimizerSettings(), warm_start: WarmStart | None = None,
+) -> SolveResult:
+    """Solve; ``warm_start`` (a previous day's basis, optimization.warm) seeds the root LP when the
+    model goes through the standard-form export. The result carries today's root basis."""
     if settings.solver_interface == "appsi":
         return _solve_appsi(model, settings)
-    return _solve_direct(model, settings)
+    return _solve_direct(model, settings, warm_start)
