@@ -28,7 +28,9 @@ TOLERANCE = Decimal("0.02")  # two cents: the custodian rounds each adjustment a
 
 
 def _d(value) -> Decimal:
-    return Decimal(str(value)) if value is not None and not pd.isna(value) else Decimal(0)
+    if value is None or value != value:  # None, NaN (pd.NA never reaches here: see _plain)
+        return Decimal(0)
+    return Decimal(str(value))
 
 
 def _s(value) -> str:
@@ -36,7 +38,29 @@ def _s(value) -> str:
 
 
 def _date(value) -> dt.date:
+    if type(value) is dt.date:
+        return value
     return pd.Timestamp(value).date()
+
+
+DATE_COLUMNS = ("acquired_date", "adjusted_acquired_date", "trade_date", "settle_date")
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with plain Python values (str or None, float, datetime.date): the engine walks it
+    row by row, and arrow-backed strings and Timestamps cost several times more per access."""
+    out = {}
+    for column in frame.columns:
+        values = frame[column]
+        if column in DATE_COLUMNS:
+            days = pd.to_datetime(values, errors="coerce")
+            out[column] = pd.Series([d.date() if d is not pd.NaT else None for d in days], index=frame.index, dtype=object)
+        elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            out[column] = values.astype(float)
+        else:
+            obj = values.astype(object)
+            out[column] = obj.where(values.notna(), None)
+    return pd.DataFrame(out, index=frame.index)
 
 
 def opening_lots(open_lots: pd.DataFrame, trades: pd.DataFrame,
@@ -150,6 +174,7 @@ def _replay_households(open_lots: pd.DataFrame, transactions: pd.DataFrame, acco
 
     Each household is replayed alone: a history that does not replay gives its lots a reason, not an
     exception for the firm."""
+    open_lots, transactions = _plain(open_lots), _plain(transactions)
     account_map = {r.account_id: Account(r.account_id, _s(r.registration) or "individual", _s(r.household_id))
                    for r in accounts.itertuples()}
     security_map = {r.security_id: Security(r.security_id, _s(r.identical_group), _s(r.security_type) or "equity")
