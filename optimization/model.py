@@ -20,7 +20,7 @@ import pyomo.environ as pyo
 from pyomo.common.gc_manager import PauseGC
 from pyomo.core.expr.numeric_expr import LinearExpression
 
-from optimization.data import CASH, CASH_BUCKET, HouseholdProblem, sum_by
+from optimization.data import CASH, CASH_BUCKET, UNCLASSIFIED_BUCKET as UNCLASSIFIED, HouseholdProblem, sum_by
 from optimization.settings import OptimizerSettings
 
 INF = float("inf")
@@ -448,6 +448,12 @@ def household_standard_form(problem: HouseholdProblem, settings: OptimizerSettin
     now = np.append(problem.holding_values, f.cash.sum() - f.withdrawal.sum())
     now_dev = (now - np.append(problem.target_weight, problem.cash_target_weight) * V) / V
     now_sector = sum_by(bucket_of, weights=now_dev, minlength=n_buck)
+    hold_class = list(problem.asset_class or [UNCLASSIFIED] * len(problem.security_ids)) + [CASH_BUCKET]
+    classes = sorted(set(hold_class))
+    class_of = np.array([classes.index(c) for c in hold_class], dtype=np.int64)
+    n_cls = len(classes)
+    class_tiers = settings.asset_class_tiers
+    now_class = sum_by(class_of, weights=now_dev, minlength=n_cls)
     band = f.inside_bands
     extra = settings.specific_risk_breakpoints if price_risk else ()
     svar = np.append(problem.risk.specific_var, 0.0) if price_risk else None
@@ -461,9 +467,12 @@ def household_standard_form(problem: HouseholdProblem, settings: OptimizerSettin
         ),
         "sector_over": _tiers(sector_tiers, n_buck, (), np.maximum(now_sector, 0) if band else None),
         "sector_under": _tiers(sector_tiers, n_buck, (), np.maximum(-now_sector, 0) if band else None),
+        "asset_class_over": _tiers(class_tiers, n_cls, (), np.maximum(now_class, 0) if band else None),
+        "asset_class_under": _tiers(class_tiers, n_cls, (), np.maximum(-now_class, 0) if band else None),
     }
     t_over, t_under = sf.tiers["security_over"], sf.tiers["security_under"]
     K, KS = t_over.lower.shape[1], sf.tiers["sector_over"].lower.shape[1]
+    KC = sf.tiers["asset_class_over"].lower.shape[1]
 
     # which identical groups need a same_day_wash_sale switch: loss lots that may be sold + buys
     lot_group = np.array([problem.identical_group[s] for s in lots.security], dtype=object)
@@ -504,6 +513,10 @@ def household_standard_form(problem: HouseholdProblem, settings: OptimizerSettin
     so_t, su_t = sf.tiers["sector_over"], sf.tiers["sector_under"]
     s_over = sf.add_cols("sector_over", bk, 0.0, so_t.widths(V).ravel(), so_t.cost(sector_tiers).ravel())
     s_under = sf.add_cols("sector_under", bk, 0.0, su_t.widths(V).ravel(), su_t.cost(sector_tiers).ravel())
+    ck = [(c, k) for c in classes for k in range(KC)]
+    co_t, cu_t = sf.tiers["asset_class_over"], sf.tiers["asset_class_under"]
+    c_over = sf.add_cols("asset_class_over", ck, 0.0, co_t.widths(V).ravel(), co_t.cost(class_tiers).ravel())
+    c_under = sf.add_cols("asset_class_under", ck, 0.0, cu_t.widths(V).ravel(), cu_t.cost(class_tiers).ravel())
 
     # deviation of a switched security in the harvest branch (the regular columns hold the buy
     # branch), and the dollars of its non-loss lots sold or given, split by branch
@@ -637,6 +650,17 @@ def household_standard_form(problem: HouseholdProblem, settings: OptimizerSettin
     sf.add_coefs(sec[bucket_of[f.buy_security]], buy, buy_price)
     sf.add_coefs(np.repeat(sec, KS), s_over, -1.0)
     sf.add_coefs(np.repeat(sec, KS), s_under, 1.0)
+
+    # --- asset_class_weight_deviation[c]: the same, summed over the asset class's holdings --------
+    cls_rhs = sum_by(class_of, weights=dev_rhs, minlength=n_cls)
+    cls = sf.add_rows("asset_class_weight_deviation", classes, cls_rhs, cls_rhs)
+    cls_of_lot = cls[class_of[lots.security]]
+    sf.add_coefs(np.full(n_acc, cls[class_of[-1]]), cash_after, 1.0)
+    sf.add_coefs(cls_of_lot, sell, -f.lot_price)
+    sf.add_coefs(cls_of_lot[gift_lots], gift, -f.lot_price[gift_lots])
+    sf.add_coefs(cls[class_of[f.buy_security]], buy, buy_price)
+    sf.add_coefs(np.repeat(cls, KC), c_over, -1.0)
+    sf.add_coefs(np.repeat(cls, KC), c_under, 1.0)
 
     # --- cash_balance[a]: cash_after = cash + proceeds - purchases - withdrawal -----------------
     cash_rows = sf.add_rows("cash_balance", acc_ids, f.cash - f.withdrawal, f.cash - f.withdrawal)
@@ -820,9 +844,13 @@ def household_standard_form(problem: HouseholdProblem, settings: OptimizerSettin
     s_cols = np.concatenate([s_over.reshape(n_buck, KS), s_under.reshape(n_buck, KS)])
     s_tier = np.concatenate([so_t.drift_tier, su_t.drift_tier])
     s_free = np.concatenate([so_t.free, su_t.free])
+    c_cols = np.concatenate([c_over.reshape(n_cls, KC), c_under.reshape(n_cls, KC)])
+    c_tier = np.concatenate([co_t.drift_tier, cu_t.drift_tier])
+    c_free = np.concatenate([co_t.free, cu_t.free])
     sf.tier_columns = {
         "security": [dev_cols[(dev_tier == k) & ~dev_free] for k in range(len(tiers))],
         "sector": [s_cols[(s_tier == k) & ~s_free] for k in range(len(sector_tiers))],
+        "asset_class": [c_cols[(c_tier == k) & ~c_free] for k in range(len(class_tiers))],
     }
     if price_risk:
         slope = np.concatenate([t.risk_slope[r] for _, t, r in dev]).reshape(-1, K)
@@ -864,6 +892,8 @@ _VARIABLES = {
     "security_under": ("security_under", "HOLDING_TIERS", pyo.NonNegativeReals, "dollars under target, per tier"),
     "sector_over": ("sector_over", "SECTOR_TIERS", pyo.NonNegativeReals, "sector dollars over target, per tier"),
     "sector_under": ("sector_under", "SECTOR_TIERS", pyo.NonNegativeReals, "sector dollars under target, per tier"),
+    "asset_class_over": ("asset_class_over", "ASSET_CLASS_TIERS", pyo.NonNegativeReals, "asset-class dollars over target, per tier"),
+    "asset_class_under": ("asset_class_under", "ASSET_CLASS_TIERS", pyo.NonNegativeReals, "asset-class dollars under target, per tier"),
     "harvest_over": ("harvest_over", "SWITCHED_TIERS", pyo.NonNegativeReals, "over target if harvesting"),
     "harvest_under": ("harvest_under", "SWITCHED_TIERS", pyo.NonNegativeReals, "under target if harvesting"),
     "harvest_relief": ("harvest_relief", "SWITCHED", pyo.NonNegativeReals, "non-loss dollars sold if harvesting"),
@@ -908,6 +938,7 @@ def _build_household_model(problem, settings, form) -> pyo.ConcreteModel:
     m.BUYS = pyo.Set(initialize=labels["buy"], dimen=2, ordered=True)
     m.HOLDING_TIERS = pyo.Set(initialize=labels["security_over"], dimen=2, ordered=True)
     m.SECTOR_TIERS = pyo.Set(initialize=labels["sector_over"], dimen=2, ordered=True)
+    m.ASSET_CLASS_TIERS = pyo.Set(initialize=labels["asset_class_over"], dimen=2, ordered=True)
     m.SWITCHED = pyo.Set(initialize=labels["harvest_relief"], ordered=True)
     m.SWITCHED_GIFTED = pyo.Set(initialize=labels["gift_relief_if_buying"], ordered=True)
     m.SWITCHED_TIERS = pyo.Set(initialize=labels["harvest_over"], dimen=2, ordered=True)
@@ -919,11 +950,15 @@ def _build_household_model(problem, settings, form) -> pyo.ConcreteModel:
     m.FACTOR_RISK_TIERS = pyo.Set(initialize=labels.get("factor_risk_over", []), dimen=2, ordered=True)
     m.TIERS = pyo.Set(initialize=range(len(settings.security_tiers)), ordered=True)
     m.SECTOR_TIER = pyo.Set(initialize=range(len(settings.sector_tiers)), ordered=True)
+    m.ASSET_CLASS_TIER = pyo.Set(initialize=range(len(settings.asset_class_tiers)), ordered=True)
 
     # Params (knobs: change one and re-solve without rebuilding) ------------------------------------
     m.drift_penalty = pyo.Param(m.TIERS, initialize={k: p for k, (_, p) in enumerate(settings.security_tiers)}, mutable=True)
     m.sector_drift_penalty = pyo.Param(
         m.SECTOR_TIER, initialize={k: p for k, (_, p) in enumerate(settings.sector_tiers)}, mutable=True
+    )
+    m.asset_class_drift_penalty = pyo.Param(
+        m.ASSET_CLASS_TIER, initialize={k: p for k, (_, p) in enumerate(settings.asset_class_tiers)}, mutable=True
     )
     m.risk_aversion = pyo.Param(initialize=sf.risk_aversion, mutable=True)  # 0 inside the bands
     m.unusable_loss_value = pyo.Param(initialize=settings.unusable_loss_value, mutable=True)
@@ -989,11 +1024,15 @@ def _build_household_model(problem, settings, form) -> pyo.ConcreteModel:
     m.sector_drift_dollars = pyo.Expression(
         m.SECTOR_TIER, rule=lambda m, k: LinearExpression(args=[col_vars[j] for j in tier_cols["sector"][k]])
     )
+    m.asset_class_drift_dollars = pyo.Expression(
+        m.ASSET_CLASS_TIER, rule=lambda m, k: LinearExpression(args=[col_vars[j] for j in tier_cols["asset_class"][k]])
+    )
     for name, (tcols, tcoefs) in sf.objective_terms.items():
         setattr(m, name, pyo.Expression(expr=_linear(tcols, tcoefs, col_vars)))
     cost = (
         sum(m.drift_penalty[k] * m.security_drift_dollars[k] for k in m.TIERS)
         + sum(m.sector_drift_penalty[k] * m.sector_drift_dollars[k] for k in m.SECTOR_TIER)
+        + sum(m.asset_class_drift_penalty[k] * m.asset_class_drift_dollars[k] for k in m.ASSET_CLASS_TIER)
         + m.tax_weight * m.tax_cost
         + m.near_long_term_penalty * m.near_long_term_gain
         + m.trading_cost_rate * m.traded_value
@@ -1019,7 +1058,7 @@ def _build_household_model(problem, settings, form) -> pyo.ConcreteModel:
         getattr(m, name).expr for name in sf.objective_terms
     ) + tuple(e.expr for k in m.TIERS for e in [m.security_drift_dollars[k]]) + tuple(
         e.expr for k in m.SECTOR_TIER for e in [m.sector_drift_dollars[k]]
-    )
+    ) + tuple(e.expr for k in m.ASSET_CLASS_TIER for e in [m.asset_class_drift_dollars[k]])
     return m
 
 
@@ -1039,6 +1078,8 @@ def objective_vector(m: pyo.ConcreteModel) -> np.ndarray:
         np.add.at(c, sf.tier_columns["security"][k], v(m.drift_penalty[k]))
     for k in m.SECTOR_TIER:
         np.add.at(c, sf.tier_columns["sector"][k], v(m.sector_drift_penalty[k]))
+    for k in m.ASSET_CLASS_TIER:
+        np.add.at(c, sf.tier_columns["asset_class"][k], v(m.asset_class_drift_penalty[k]))
     add("tax_cost", v(m.tax_weight))
     add("near_long_term_gain", v(m.near_long_term_penalty))
     add("traded_value", v(m.trading_cost_rate))

@@ -32,6 +32,11 @@ class OptimizerSettings:
     # The same for GICS sectors (funds: their asset class; cash: "cash").
     sector_drift_penalty: float = 0.005
     sector_drift_penalty_steps: tuple[tuple[float, float], ...] = ((0.02, 0.05), (0.05, 0.25))
+    # The same for asset classes (us_equity, intl_equity, us_bond, ..., cash): the allocation an
+    # advisor sets first. 0 below 1% (security and sector rows already price small moves), then
+    # steeper than sectors: a household 5% light on bonds is off its plan.
+    asset_class_drift_penalty: float = 0.0
+    asset_class_drift_penalty_steps: tuple[tuple[float, float], ...] = ((0.01, 0.05), (0.05, 0.5))
 
     # --- costs -----------------------------------------------------------------------------
     # Weight on taxes (realized gains and harvested losses, the unusable-loss discount included)
@@ -117,6 +122,7 @@ class OptimizerSettings:
         for name, base, steps in (
             ("drift_penalty_steps", self.drift_penalty, self.drift_penalty_steps),
             ("sector_drift_penalty_steps", self.sector_drift_penalty, self.sector_drift_penalty_steps),
+            ("asset_class_drift_penalty_steps", self.asset_class_drift_penalty, self.asset_class_drift_penalty_steps),
         ):
             tiers = self._tiers(base, steps)
             for (t0, p0), (t1, p1) in zip(tiers, tiers[1:]):
@@ -174,6 +180,10 @@ class OptimizerSettings:
     @property
     def sector_tiers(self) -> tuple[tuple[float, float], ...]:
         return self._tiers(self.sector_drift_penalty, self.sector_drift_penalty_steps)
+
+    @property
+    def asset_class_tiers(self) -> tuple[tuple[float, float], ...]:
+        return self._tiers(self.asset_class_drift_penalty, self.asset_class_drift_penalty_steps)
 
     @property
     def trading_cost_rate(self) -> float:

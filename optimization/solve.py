@@ -205,7 +205,8 @@ def exported_standard_form(model: pyo.ConcreteModel) -> CompiledLP | None:
     names = list(sf.objective_terms)
     current = (model.total_cost.expr,) + tuple(getattr(model, n).expr for n in names) + tuple(
         model.security_drift_dollars[k].expr for k in model.TIERS) + tuple(
-        model.sector_drift_dollars[k].expr for k in model.SECTOR_TIER)
+        model.sector_drift_dollars[k].expr for k in model.SECTOR_TIER) + tuple(
+        model.asset_class_drift_dollars[k].expr for k in model.ASSET_CLASS_TIER)
     if len(current) != len(model.built_objective) or any(a is not b for a, b in zip(current, model.built_objective)):
         return None
     state = [(v.lb, v.ub, v.fixed) for v in variables]

@@ -29,7 +29,9 @@ from optimization.testing import MartBuilder, synthetic_frames
 AS_OF = dt.date(2026, 3, 2)
 LONG_AGO = dt.date(2023, 1, 10)  # long-term
 RECENT = AS_OF - dt.timedelta(days=100)  # short-term, far from long-term
-NO_SECTOR = dict(sector_drift_penalty=0.0, sector_drift_penalty_steps=((0.02, 0.0), (0.05, 0.0)))
+# no sector or asset-class rows priced: the security rows alone, solvable by hand
+NO_SECTOR = dict(sector_drift_penalty=0.0, sector_drift_penalty_steps=((0.02, 0.0), (0.05, 0.0)),
+                 asset_class_drift_penalty_steps=((0.01, 0.0), (0.05, 0.0)))
 
 
 def run(builder: MartBuilder, settings: OptimizerSettings = OptimizerSettings()):

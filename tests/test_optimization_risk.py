@@ -34,7 +34,8 @@ LONG_AGO = dt.date(2023, 1, 10)
 RECENT = AS_OF - dt.timedelta(days=100)
 # No sector penalty, and no buying above target as a harvest substitute (substitute_room; its own
 # tests are in tests/test_optimization_rules.py): each rule here alone, solvable by hand.
-NO_SECTOR = dict(sector_drift_penalty=0.0, sector_drift_penalty_steps=((0.02, 0.0), (0.05, 0.0)), substitute_room=0.0)
+NO_SECTOR = dict(sector_drift_penalty=0.0, sector_drift_penalty_steps=((0.02, 0.0), (0.05, 0.0)), substitute_room=0.0,
+                 asset_class_drift_penalty_steps=((0.01, 0.0), (0.05, 0.0)))
 NO_BANDS = dict(drift_band_absolute=0.0, drift_band_relative=0.0, drift_band_total=0.0)
 
 

@@ -406,3 +406,25 @@ def test_yesterdays_basis_warm_starts_today_and_gives_the_same_trades_in_fewer_i
     # reads the previous day's basis, so its order files are byte-identical)
     again_trades, _ = optimize_households(problems, settings, warm_starts=stored)
     pd.testing.assert_frame_equal(again_trades, warm_trades)
+
+
+def test_asset_class_rows_rebalance_a_household_light_on_bonds_to_within_one_percent():
+    # 30% bonds against a 40% target, stocks (two sectors) 70% against 60%; every security and
+    # sector row unpriced: only the asset-class rows (free below 1%, 0.05 to 5%, 0.5 beyond) pay
+    # for trading 2 x 5 bp: the household moves $900, to 1% under.
+    flat = dict(drift_penalty=0.0, drift_penalty_steps=((0.01, 0.0), (0.05, 0.0)))
+    settings = OptimizerSettings(**{**QUIET.__dict__, **flat, "substitute_room": 0.0})
+    b = MartBuilder(AS_OF).security("STK", 100.0).security("OIL", 100.0, sector="Energy")
+    b.security("BND", 100.0, sector=None, asset_class="us_bond", security_type="etf")
+    b.household("H1").account("I1", "H1", taxable=False, cash=0.0)
+    b.target("H1", "STK", 0.3).target("H1", "OIL", 0.3).target("H1", "BND", 0.4).target("H1", "CASH", 0.0)
+    b.lot("S1", "I1", "STK", 35, 100.0, LONG_AGO).lot("O1", "I1", "OIL", 35, 100.0, LONG_AGO)
+    b.lot("B1", "I1", "BND", 30, 100.0, LONG_AGO)
+    trades, outcomes = run(b, settings)
+    assert outcomes.status.tolist() == ["optimal"]
+    bought = trades.loc[trades.side == "buy"]
+    assert bought.security_id.tolist() == ["BND"] and bought.trade_value.sum() == pytest.approx(900.0)
+    assert trades.loc[trades.side == "sell", "trade_value"].sum() == pytest.approx(900.0)
+    off = OptimizerSettings(**{**settings.__dict__, "asset_class_drift_penalty_steps": ((0.01, 0.0), (0.05, 0.0))})
+    trades, _ = run(b, off)
+    assert trades.empty
