@@ -219,6 +219,62 @@ def check_account_history_covers_recent_lots(
     )
 
 
+RAW_INDEX = ["household_id", "account_id", "source_file", "source_line"]
+
+
+def _with_household(frame: pd.DataFrame, household_of: pd.Series) -> pd.DataFrame:
+    out = frame.copy()
+    out["household_id"] = out["account_id"].map(household_of) if "account_id" in out else None
+    for column in ("source_file", "source_line"):
+        if column not in out:
+            out[column] = None
+    return out
+
+
+def check_raw_custodian_rows(
+    tables: dict[str, pd.DataFrame], household_of: pd.Series, as_of: dt.date, docs_dir: str | None = None,
+) -> list[SuiteOutcome]:
+    """Household suites, row by row, on the custodian rows as loaded (canonical columns, each row
+    with its source file and line): a second line behind the parser's quarantine, and the one that
+    names the file and line of a row that parsed but is still wrong (a lot acquired tomorrow, a
+    settle date before its trade date, a position in a negative quantity). Each failure holds the
+    households its rows name. ``tables``: any of positions, open_lots, transactions (canonical
+    columns); ``household_of``: account_id -> household_id."""
+    E = _gx()
+    outcomes = []
+    if "positions" in tables:
+        frame = _with_household(tables["positions"], household_of)
+        outcomes.append(validate(frame, "raw_positions", [
+            E.ExpectColumnValuesToNotBeNull(column="account_id"),
+            E.ExpectColumnValuesToNotBeNull(column="security_id"),
+            E.ExpectColumnValuesToNotBeNull(column="quantity"),
+            E.ExpectColumnValuesToBeBetween(column="quantity", min_value=0),
+        ], index_columns=RAW_INDEX + ["security_id"], docs_dir=docs_dir))
+    if "open_lots" in tables:
+        frame = _with_household(tables["open_lots"], household_of)
+        frame["days_since_acquired"] = -_days_from(as_of, frame["acquired_date"])
+        frame["account_lot"] = frame["account_id"].astype(str) + "/" + frame["lot_id"].astype(str)
+        outcomes.append(validate(frame, "raw_open_lots", [
+            E.ExpectColumnValuesToNotBeNull(column="lot_id"),
+            E.ExpectColumnValuesToBeUnique(column="account_lot"),
+            E.ExpectColumnValuesToBeBetween(column="quantity", min_value=0, strict_min=True),
+            E.ExpectColumnValuesToBeBetween(column="cost_basis", min_value=0),
+            E.ExpectColumnValuesToNotBeNull(column="days_since_acquired"),
+            E.ExpectColumnValuesToBeBetween(column="days_since_acquired", min_value=0),
+        ], index_columns=RAW_INDEX + ["lot_id"], docs_dir=docs_dir))
+    if "transactions" in tables:
+        frame = _with_household(tables["transactions"], household_of)
+        frame["days_after_as_of"] = _days_from(as_of, frame["trade_date"])
+        settle = pd.to_datetime(frame["settle_date"]) if "settle_date" in frame else pd.to_datetime(frame["trade_date"])
+        frame["settle_minus_trade_days"] = (settle - pd.to_datetime(frame["trade_date"])).dt.days
+        outcomes.append(validate(frame, "raw_transactions", [
+            E.ExpectColumnValuesToNotBeNull(column="transaction_type"),
+            E.ExpectColumnValuesToBeBetween(column="days_after_as_of", max_value=0),
+            E.ExpectColumnValuesToBeBetween(column="settle_minus_trade_days", min_value=0),
+        ], index_columns=RAW_INDEX + ["transaction_id"], docs_dir=docs_dir))
+    return outcomes
+
+
 def check_accounts(accounts: pd.DataFrame, docs_dir: str | None = None) -> SuiteOutcome:
     """Every account in exactly one household."""
     E = _gx()

@@ -274,3 +274,27 @@ def test_an_account_whose_history_misses_a_recent_purchase_holds_its_household_o
     holds = household_holds([outcome])
     assert holds["household_id"].tolist() == ["H2"]
     assert "account_history_covers_recent_lots" in holds.loc[0, "reason"]
+
+
+def test_raw_custodian_rows_name_the_file_and_line_of_a_bad_row_and_hold_only_its_household():
+    from expectations.suites import check_raw_custodian_rows, household_holds
+
+    household_of = pd.Series({"A1": "H1", "A2": "H2"})
+    lots = pd.DataFrame({
+        "account_id": ["A1", "A2", "A2"], "lot_id": ["L1", "L2", "L3"], "security_id": ["AAA"] * 3,
+        "quantity": [10.0, 5.0, 5.0], "cost_basis": [100.0, 50.0, 50.0],
+        "acquired_date": pd.to_datetime(["2026-01-02", "2026-11-25", "2025-01-02"]),  # L2 bought in the future
+        "source_file": ["open_lots_20261120.csv"] * 3, "source_line": [2, 3, 4],
+    })
+    transactions = pd.DataFrame({
+        "transaction_id": ["T1", "T2"], "account_id": ["A1", "A1"], "transaction_type": ["buy", "sell"],
+        "trade_date": pd.to_datetime(["2026-11-02", "2026-11-03"]), "settle_date": pd.to_datetime(["2026-11-04", "2026-11-01"]),
+        "source_file": ["transactions_20261120.csv"] * 2, "source_line": [2, 3],
+    })
+    outcomes = check_raw_custodian_rows({"open_lots": lots, "transactions": transactions}, household_of, AS_OF)
+    by_suite = {o.suite: o for o in outcomes}
+    bad_lot = by_suite["raw_open_lots"].failed[0].rows[0]
+    assert (bad_lot["source_file"], bad_lot["source_line"], bad_lot["lot_id"]) == ("open_lots_20261120.csv", 3, "L2")
+    bad_trade = by_suite["raw_transactions"].failed[0].rows[0]
+    assert (bad_trade["source_line"], bad_trade["transaction_id"]) == (3, "T2")  # settles before its trade date
+    assert set(household_holds(outcomes)["household_id"]) == {"H1", "H2"}
