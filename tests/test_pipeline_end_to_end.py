@@ -20,7 +20,8 @@ HOUSEHOLDS = 8
 
 
 def _digest_folder(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _corrupt_one_lot_line(landing: Path, as_of: dt.date) -> str:
