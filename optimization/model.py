@@ -813,7 +813,9 @@ def household_standard_form(problem: HouseholdProblem, settings: OptimizerSettin
     if price_unusable:
         ytd = problem.realized_st_gain_ytd + problem.realized_lt_gain_ytd
         tl = np.flatnonzero(taxable_lot)
-        ub = sf.add_rows("unusable_loss_beyond_offset", [None], -ytd - settings.ordinary_loss_offset, INF)
+        # Losses already carried forward this year are not today's: once YTD net losses exceed the
+        # offset, today's net loss is wholly unusable (bound 0), never a demand for gains today.
+        ub = sf.add_rows("unusable_loss_beyond_offset", [None], min(0.0, -ytd - settings.ordinary_loss_offset), INF)
         sf.add_coefs(np.full(len(tl), ub[0]), sell[tl], f.gain_per_share[tl])
         for name, u, loss in (("st", u_st, st_loss), ("lt", u_lt, lt_loss)):
             if not len(u):

@@ -428,3 +428,16 @@ def test_asset_class_rows_rebalance_a_household_light_on_bonds_to_within_one_per
     off = OptimizerSettings(**{**settings.__dict__, "asset_class_drift_penalty_steps": ((0.01, 0.0), (0.05, 0.0))})
     trades, _ = run(b, off)
     assert trades.empty
+
+
+def test_a_household_past_its_loss_offset_this_year_can_still_stand_still_or_harvest():
+    # $8,000 of net losses realized earlier this year: the $3,000 offset is used up. Today's losses
+    # are all carried forward (worth unusable_loss_value of their rate), never a reason to realize
+    # gains or to be infeasible.
+    b = overweight_aaa(realized_st_gain_ytd=-8000.0)
+    trades, outcomes = run(b)
+    assert outcomes.status.tolist() == ["optimal"]
+    b.lot("A9", "T1", "AAA", 5, 300.0, RECENT)  # a deep short-term loss
+    trades, outcomes = run(b)
+    assert outcomes.status.tolist() == ["optimal"]
+    assert ("T1", "sell", "AAA", "A9", 5.0, "tax_loss_harvest") in rows(trades)
