@@ -1,0 +1,1 @@
+"""Life-cycle tax management on the household optimizer (see lifecycle/README.md)."""
