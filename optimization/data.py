@@ -378,6 +378,7 @@ def _household_problem(
     taxable = dict(zip(account_ids, acc["taxable"][order]))
     locked = dict(zip(account_ids, acc["locked"][order]))
     withdrawal = dict.fromkeys(account_ids, 0.0)
+    transition_budget: float | None = None
     gift = dict.fromkeys(account_ids, 0.0)
     for request_id, account_id, kind, amount in sorted(
         zip(req["id"], req["account"], req["kind"], req["amount"]), key=lambda r: str(r[0])
@@ -393,8 +394,18 @@ def _household_problem(
                 gift[account_id] += amount
             else:
                 notes.append(f"request {request_id} ignored: gifts come from taxable accounts only")
+        elif kind == "transition":
+            # onboarding a legacy portfolio: today's tax budget is the request's amount (dollars of
+            # net tax), the tighter of it and the household's remaining annual budget
+            if math.isfinite(amount) and amount >= 0:
+                transition_budget = amount if transition_budget is None else min(transition_budget, amount)
+                notes.append(f"transition {request_id}: tax budget {amount:.2f} today")
+            else:
+                notes.append(f"request {request_id} ignored: a transition needs a tax budget amount >= 0")
         else:
             notes.append(f"request {request_id} ignored: unknown type {kind}")
+    if transition_budget is not None:
+        budget = transition_budget if math.isnan(budget) else min(budget, transition_budget)
     accounts = tuple(
         AccountData(
             account_id=a,

@@ -441,3 +441,21 @@ def test_a_household_past_its_loss_offset_this_year_can_still_stand_still_or_har
     trades, outcomes = run(b)
     assert outcomes.status.tolist() == ["optimal"]
     assert ("T1", "sell", "AAA", "A9", 5.0, "tax_loss_harvest") in rows(trades)
+
+
+def test_a_transition_request_caps_the_days_tax_and_sells_legacy_holdings_as_transition():
+    # OLD is outside the model at a $90/share long-term gain: 0.214 tax per dollar sold. Moving a
+    # dollar from OLD to AAA saves 2 x 0.25 while both are beyond 5% off target, 2 x 0.05 below:
+    # without a budget 45 shares go. A $214.20 transition budget (10 shares of tax) makes each
+    # further dollar cost 0.214 x (1 + tax_overrun_penalty 2) = 0.643 > 0.5: exactly 10 shares.
+    b = MartBuilder(AS_OF).security("AAA", 100.0).security("OLD", 100.0)
+    b.household("H1").account("T1", "H1", taxable=True, cash=0.0)
+    b.target("H1", "AAA", 1.0)
+    b.lot("A1", "T1", "AAA", 50, 100.0, LONG_AGO).lot("O1", "T1", "OLD", 50, 10.0, LONG_AGO)
+    trades, _ = run(b)
+    assert trades.loc[trades.lot_id == "O1", "quantity"].sum() == 45.0
+    b.request("R1", "H1", "T1", "transition", 214.2)
+    trades, outcomes = run(b)
+    sold = trades[trades.lot_id == "O1"]
+    assert sold.reason.tolist() == ["transition"] and sold.quantity.sum() == pytest.approx(10.0)
+    assert "transition R1: tax budget 214.20" in outcomes.message[0]
