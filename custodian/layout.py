@@ -2,8 +2,9 @@
 
 Every landing file is ``<landing>/<YYYY-MM-DD>/<entity>_<YYYYMMDD>.csv`` with a header row, comma
 separated, UTF-8, ISO dates (YYYY-MM-DD), booleans ``true``/``false``, decimals with a dot and no
-thousands separators. Custodian dialects (issue 3) are translated into this layout; everything
-downstream reads only this layout (through the ``raw`` tables that ingestion loads).
+thousands separators. Custodian dialects (custodian.dialects: Schwab-, Fidelity-, Pershing-like) are
+translated into this layout at ingestion; everything downstream reads only this layout (through the
+``raw`` tables that ingestion loads).
 
 This module is the single source of truth for the layout: the synthetic generator writes it, the
 ingestion parser validates against it, and docs/canonical-layout.md describes it.

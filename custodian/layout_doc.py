@@ -21,6 +21,14 @@ def render() -> str:
         "Every line ends with a line end: a last line without one is rejected as a truncated file. How files",
         "are recognized, archived, deduplicated and superseded: [ingestion.md](ingestion.md).",
         "",
+        "Who delivers what: the custodians deliver positions (with cash), open lots and transactions, either in",
+        "this layout or in their own dialects ([Schwab](custodian-schwab.md), [Fidelity](custodian-fidelity.md),",
+        "[Pershing](custodian-pershing.md)), which ingestion translates into these same `raw.<entity>` tables with",
+        "lineage to the dialect file and line. The firm delivers its own files in this layout: accounts (households,",
+        "owners, registrations, tax profiles, models; `custodian` names each account's custodian), security_master",
+        "(classification, identical groups), prices and price_history (its pricing source), models, restrictions",
+        "and requests.",
+        "",
     ]
     for layout in ALL_LAYOUTS:
         out += [f"## {layout.entity}", "", layout.description, ""]

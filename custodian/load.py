@@ -13,6 +13,11 @@ folder); the line rules live in custodian.parse. For one as-of date:
 3. the day's rows are replaced (delete, then insert, in one transaction) from the archived bytes,
    so reloading a day gives the same tables and row counts, even after landing files are removed.
 
+Custodian dialect files (custodian.dialects: Schwab-, Fidelity- and Pershing-like families) go
+through the same ledger, archive and supersession (their kind is ``<custodian>_<kind>``); they load
+into ``raw.<custodian>_<kind>`` and, translated, into the canonical ``raw.<entity>`` tables
+(custodian/dialects/load.py), with a per-account reconciliation in ``raw.reconciliation``.
+
 Landing files are only read, never modified or deleted.
 """
 
@@ -26,6 +31,11 @@ from dataclasses import dataclass, field
 import duckdb
 import pandas as pd
 
+from custodian.dialects import RECORDS_BY_TABLE, recognize
+from custodian.dialects.load import (
+    DialectFileLoad, dialect_tables, ensure_dialect_schema, load_families,
+)
+from custodian.dialects.reconcile import RECONCILIATION_COLUMNS, reconciliation_csv
 from custodian.layout import (
     ACCOUNTS, ALL_LAYOUTS, DUCKDB_TYPES, LAYOUTS_BY_ENTITY, LINEAGE_COLUMNS, PRICES, FileLayout, landing_folder_name,
 )
@@ -83,6 +93,8 @@ class DayLoad:
     quarantine: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=QUARANTINE_COLUMNS))
     new_deliveries: pd.DataFrame = field(default_factory=pd.DataFrame)  # ledger rows added by this load
     ledger: pd.DataFrame = field(default_factory=pd.DataFrame)  # every ledger row of the day
+    dialect_files: dict[str, EntityLoad] = field(default_factory=dict)  # by raw table (<custodian>_<kind>)
+    reconciliation: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RECONCILIATION_COLUMNS))
 
     @property
     def missing(self) -> list[str]:
@@ -106,6 +118,7 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(QUARANTINE_DDL)
     con.execute(LEDGER_DDL)
     con.execute(FILE_LEDGER_DDL)
+    ensure_dialect_schema(con)
     for table, columns in ADDED_COLUMNS.items():
         for name, kind in columns:
             con.execute(f"alter table raw.{table} add column if not exists {name} {kind}")
@@ -135,10 +148,19 @@ def rejected_rows_csv(rejects: pd.DataFrame) -> bytes:
 
 
 def classify(name: str, content: bytes, as_of: dt.date) -> tuple[str | None, str | None]:
-    """(entity, None) for a custodian file of the day, else (entity or None, why it is rejected).
+    """(kind, None) for a custodian file of the day, else (kind or None, why it is rejected).
 
-    The entity comes from the name (``<entity>_...``, longest entity first), else from a header
-    that is exactly one layout's; a date in the name (YYYYMMDD) must be the as-of date."""
+    A dialect file name (CRSyymmdd.RPS, 001_X_POSITD_CCYYMMDD.DAT, PSH_GCUS_CCYYMMDD.DAT) gives the kind
+    ``<custodian>_<kind>`` and the date. Otherwise the entity comes from the name (``<entity>_...``,
+    longest entity first), else from a header that is exactly one layout's; a date in the name
+    (YYYYMMDD) must be the as-of date."""
+    dialect_file = recognize(name)
+    if dialect_file is not None:
+        dialect, record, date = dialect_file
+        if date != as_of:
+            shown = date.strftime("%Y%m%d") if date else "(not a date)"
+            return record.table, f"file for as-of date {shown} delivered for {as_of:%Y%m%d}"
+        return record.table, None
     lowered = name.lower()
     entity = next((layout.entity for layout in sorted(ALL_LAYOUTS, key=lambda lay: -len(lay.entity))
                    if lowered.startswith(layout.entity + "_") or lowered.startswith(layout.entity + ".")), None)
@@ -252,6 +274,22 @@ def _wrong_price_dates(parsed: ParsedFile, as_of: dt.date) -> tuple[ParsedFile, 
                       parsed.rows[~wrong].reset_index(drop=True), parsed.rejects), rejects
 
 
+def _unknown_translated(load: DialectFileLoad, known: set[str]) -> pd.DataFrame:
+    """Canonical rows of a dialect file whose firm account is in no accounts file of the day."""
+    rows = load.canonical
+    unknown = ~rows["account_id"].isin(known)
+    if not unknown.any():
+        return pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    bad = rows[unknown]
+    load.canonical = rows[~unknown].reset_index(drop=True)
+    return pd.DataFrame({
+        "source_file": load.source_file, "source_line": bad["source_line"].astype("int64"),
+        "account_id": bad["account_id"], "field": "account_id", "value": bad["account_id"],
+        "error": "unknown account: the custodian's account reference is in no accounts file of the day",
+        "raw_line": bad["raw_line"],
+    }, columns=QUARANTINE_COLUMNS)
+
+
 def _scoped(rejects: pd.DataFrame, scope: str) -> pd.DataFrame:
     out = rejects.copy()
     out["scope"] = scope
@@ -265,6 +303,7 @@ def load_landing_day(
     *,
     archive_store: FileStore,
     quarantine_store: FileStore | None = None,
+    reconciliation_store: FileStore | None = None,
     now: dt.datetime | None = None,
 ) -> DayLoad:
     """Ledger and archive the day's new files, then replace that day's raw rows from the archive."""
@@ -273,12 +312,13 @@ def load_landing_day(
     result = DayLoad(as_of=as_of)
     rejects: list[pd.DataFrame] = []
     quarantine_files: dict[str, bytes] = {}
+    reconciliation_files: dict[str, bytes] = {}
     con.execute("begin transaction")
     try:
         result.new_deliveries = sync_ledger(store, con, as_of, archive_store, now=now)
         ledger = con.execute("select * from raw.file_ledger where as_of_date = ? order by delivery_seq", [as_of]).df()
         result.ledger = ledger
-        for table in [layout.entity for layout in ALL_LAYOUTS] + ["quarantine", "ingested_files"]:
+        for table in [layout.entity for layout in ALL_LAYOUTS] + dialect_tables() + ["quarantine", "ingested_files"]:
             con.execute(f"delete from raw.{table} where as_of_date = ?", [as_of])
 
         for stray in ledger[ledger["status"] == "rejected"].itertuples():
@@ -292,10 +332,16 @@ def load_landing_day(
                 quarantine_files[f"{folder}/{stray.file_name.removesuffix('.csv')}.rejected.csv"] = rejected_rows_csv(frame)
 
         accepted = ledger[ledger["status"] == "accepted"]
+        dialect_kinds = {kind for kind in accepted["entity"].dropna() if recognize_kind(kind)}
+        fed_by_dialects = {recognize_kind(kind).entity for kind in dialect_kinds} - {None}
+        firm_custodians: set[str] = set()
         known_accounts: set[str] | None = None
         # accounts first: the other account-level files are checked against it
         for layout in sorted(ALL_LAYOUTS, key=lambda lay: lay is not ACCOUNTS):
             deliveries = accepted[accepted["entity"] == layout.entity]
+            if not len(deliveries) and layout.entity in fed_by_dialects:
+                result.entities[layout.entity] = EntityLoad(layout.entity, "custodian dialect files", None, 0, 0)
+                continue
             if not len(deliveries):
                 result.entities[layout.entity] = EntityLoad(layout.entity, None, None, 0, 0)
                 missing = pd.DataFrame([{
@@ -312,6 +358,7 @@ def load_landing_day(
             parsed = parse_landing_file(layout, active["file_name"], content)
             extra = []
             if layout is ACCOUNTS:
+                firm_custodians = set(parsed.rows["custodian"].dropna())
                 known_accounts = set(parsed.rows["account_id"].dropna()) | set(parsed.rejects["account_id"].dropna())
                 if parsed.rejected_whole:
                     known_accounts = None  # no account master today: nothing can be called unknown
@@ -347,6 +394,58 @@ def load_landing_day(
                 if parsed.rejected_whole:
                     quarantine_files[f"{folder}/{parsed.source_file}"] = content
 
+        canonical_entities = {e for e, load in result.entities.items() if load.file_sha256 is not None}
+
+        def read_archived(delivery) -> bytes:
+            content = archive_store.read_bytes(delivery["archive_key"])
+            if sha256_of(content) != delivery["file_sha256"]:
+                raise RuntimeError(f"archived copy {delivery['archive_uri']} does not match its ledger hash")
+            return content
+
+        dialect_loads, dialect_missing, reconciliation = load_families(
+            con, as_of, accepted, read_archived, firm_custodians, canonical_entities)
+        for missing in dialect_missing:
+            rejects.append(_scoped(missing, SCOPE_FILE))
+        for load in dialect_loads:
+            file_rejects = list(load.rejects)
+            if load.canonical is not None:
+                if known_accounts is not None and len(load.canonical):
+                    unknown = _unknown_translated(load, known_accounts)
+                    if len(unknown):
+                        file_rejects.append(_scoped(unknown, SCOPE_UNKNOWN_ACCOUNT))
+                layout = LAYOUTS_BY_ENTITY[load.entity]
+                _write_rows(con, ParsedFile(layout, load.source_file, load.file_sha256, load.canonical,
+                                            pd.DataFrame(columns=QUARANTINE_COLUMNS)), as_of)
+                load.rows_loaded = len(load.canonical)
+            quarantined = sum(len(f) for f in file_rejects)
+            delivery = load.delivery
+            result.dialect_files[load.table] = EntityLoad(
+                load.table, load.source_file, load.file_sha256, load.rows_loaded, quarantined, load.rejected_whole,
+                landing_key=delivery["landing_key"], archive_uri=delivery["archive_uri"], superseded=load.superseded)
+            con.execute(
+                "insert into raw.ingested_files by name select ? as as_of_date, ? as entity, ? as source_file, "
+                "? as file_sha256, ? as rows_loaded, ? as rows_quarantined, ? as landing_key, ? as archive_uri, "
+                "? as delivery_seq",
+                [as_of, load.entity, load.source_file, load.file_sha256, load.rows_loaded, quarantined,
+                 delivery["landing_key"], delivery["archive_uri"], int(delivery["delivery_seq"])],
+            )
+            if file_rejects:
+                frame = pd.concat(file_rejects, ignore_index=True)
+                rejects.append(frame)
+                quarantine_files[f"{folder}/{load.source_file}.rejected.csv"] = rejected_rows_csv(
+                    frame.sort_values("source_line", kind="stable")[QUARANTINE_COLUMNS + ["scope"]])
+                if load.rejected_whole:
+                    quarantine_files[f"{folder}/{load.source_file}"] = load.content
+        for entity in fed_by_dialects:
+            feeding = [f for f in dialect_loads if f.entity == entity]
+            if result.entities[entity].file_sha256 is None and feeding:
+                result.entities[entity] = EntityLoad(
+                    entity, ", ".join(f.source_file for f in feeding), None,
+                    sum(f.rows_loaded for f in feeding), sum(result.dialect_files[f.table].rows_quarantined for f in feeding))
+        result.reconciliation = reconciliation
+        if dialect_loads:
+            reconciliation_files[f"{folder}/reconciliation_{as_of:%Y%m%d}.csv"] = reconciliation_csv(reconciliation)
+
         if rejects:
             quarantine = pd.concat(rejects, ignore_index=True)
             quarantine.insert(0, "as_of_date", as_of)
@@ -367,4 +466,13 @@ def load_landing_day(
     if quarantine_store is not None:
         for key, content in sorted(quarantine_files.items()):
             quarantine_store.write_bytes(key, content)
+    if reconciliation_store is not None:
+        for key, content in sorted(reconciliation_files.items()):
+            reconciliation_store.write_bytes(key, content)
     return result
+
+
+def recognize_kind(kind: str):
+    """The dialect record of a ledger kind ``<custodian>_<kind>``, or None for a canonical entity."""
+    found = RECORDS_BY_TABLE.get(kind)
+    return found[1] if found else None

@@ -1,4 +1,4 @@
-"""python -m synthetic --landing DIR --as-of 2026-11-20 --households 200 --seed 7"""
+"""python -m synthetic --landing DIR --as-of 2026-11-20 --households 200 --seed 7 [--dialects]"""
 
 from __future__ import annotations
 
@@ -18,10 +18,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--as-of", required=True, type=dt.date.fromisoformat, help="as-of business day, YYYY-MM-DD")
     parser.add_argument("--households", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--dialects", action="store_true",
+                        help="custodian facts in each custodian's dialect (Schwab, Fidelity, Pershing) instead of canonical CSV")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
-        summary = write_synthetic_firm(args.landing, args.as_of, households=args.households, seed=args.seed)
+        summary = write_synthetic_firm(args.landing, args.as_of, households=args.households, seed=args.seed,
+                                       dialects=args.dialects)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

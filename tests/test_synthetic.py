@@ -130,6 +130,33 @@ def test_folder_layout_and_summary(tmp_path):
     assert not list(Path(summary["folder"]).glob(".*"))  # no temporary files left behind
 
 
+def test_dialect_firm_is_byte_identical_and_split_by_custodian(tmp_path):
+    from custodian.dialects import DIALECTS_BY_CUSTODIAN
+    from synthetic import CUSTODIAN_ENTITIES
+
+    a = write_synthetic_firm(tmp_path / "a", AS_OF, households=6, seed=11, dialects=True)
+    b = write_synthetic_firm(tmp_path / "b", AS_OF, households=6, seed=11, dialects=True)
+    names = sorted(p.name for p in Path(a["folder"]).iterdir())
+    assert names == sorted(p.name for p in Path(b["folder"]).iterdir())
+    for name in names:
+        assert (Path(a["folder"]) / name).read_bytes() == (Path(b["folder"]) / name).read_bytes(), name
+    firm = generate_firm(AS_OF, households=6, seed=11)
+    custodians = set(firm.accounts["custodian"].astype(str))
+    expected = {lay.file_name(AS_OF) for lay in layout.ALL_LAYOUTS if lay.entity not in CUSTODIAN_ENTITIES}
+    for custodian in custodians:
+        dialect = DIALECTS_BY_CUSTODIAN[custodian]
+        expected |= {dialect.file_name(record, AS_OF) for record in dialect.records}
+    assert set(names) == expected
+    assert not list(Path(a["folder"]).glob(".*"))
+
+
+def test_cli_writes_the_dialect_firm(tmp_path, capsys):
+    rc = cli_main(["--landing", str(tmp_path), "--as-of", "2026-11-20", "--households", "2", "--seed", "3", "--dialects"])
+    assert rc == 0
+    assert (tmp_path / "2026-11-20" / "PSH_GCUS_20261120.DAT").exists()
+    assert not (tmp_path / "2026-11-20" / "open_lots_20261120.csv").exists()
+
+
 def test_as_of_must_be_a_business_day():
     with pytest.raises(ValueError):
         generate_firm(dt.date(2026, 11, 21), households=2)  # a Saturday

@@ -28,7 +28,7 @@ AS_OF = dt.date(2026, 11, 20)
 
 MART_COLUMNS = {  # docs/marts.md, in order
     "dim_securities": "security_id, ticker, cusip, description, security_type, asset_class, gics_sector, gics_industry, identical_group, price, price_date",
-    "dim_accounts": "account_id, household_id, owner_role, registration, taxable, custodian, fractional_allowed, model_id",
+    "dim_accounts": "account_id, household_id, owner_role, registration, taxable, custodian, fractional_allowed, model_id, custodian_account_number",
     "dim_households": "household_id, filing_status, state, ordinary_income, advisory_fee_bps, annual_tax_budget, federal_st_rate, federal_lt_rate, niit_rate, state_rate, st_rate, lt_rate, realized_st_gain_ytd, realized_lt_gain_ytd, tax_budget_remaining, account_count, market_value, cash, engine_realized_st_gain_ytd, engine_realized_lt_gain_ytd, engine_disallowed_loss_ytd, engine_net_capital_gain_ytd, engine_ordinary_offset, engine_carryforward_short_term, engine_carryforward_long_term",
     "fct_lots": "lot_id, account_id, household_id, security_id, identical_group, quantity, cost_basis, cost_per_share, acquired_date, adjusted_acquired_date, long_term_date, is_long_term, price, market_value, unrealized_gain, taxable, source_file, source_line, file_sha256, engine_cost_basis, basis_difference, basis_difference_reason",
     "fct_positions": "account_id, household_id, security_id, quantity, lot_quantity, price, market_value, reconciles",
@@ -98,10 +98,12 @@ def test_marts_are_contracted_tables(manifest):
 def test_staging_models_are_views_and_the_only_source_readers(manifest):
     staging = models_under(manifest, "staging")
     # + quarantine, ingested_files, and the tax-lot engine's output (stg_taxlots__engine_lot_basis)
-    assert len(staging) == len(ALL_LAYOUTS) + 4  # + the engine's household year
+    # + each custodian dialect's account master (stg_<custodian>__accounts)
+    assert len(staging) == len(ALL_LAYOUTS) + 4 + 3  # + the engine's household year
     for model in staging:
         assert model["config"]["materialized"] == "view", model["name"]
-        assert model["name"].startswith(("stg_canonical__", "stg_taxlots__")), model["name"]
+        assert model["name"].startswith(("stg_canonical__", "stg_taxlots__", "stg_schwab__", "stg_fidelity__",
+                                         "stg_pershing__")), model["name"]
         assert len({tuple(source) for source in model["sources"]}) == 1, model["name"]
     for model in models_under(manifest, "intermediate") + models_under(manifest, "marts"):
         assert model["sources"] == [], f"{model['name']} reads a source; only staging may"

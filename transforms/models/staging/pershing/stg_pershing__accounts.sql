@@ -1,0 +1,43 @@
+-- The pershing account master (ACCT) in canonical columns. Codes as in custodian/dialects/pershing.py
+-- (tests/test_dialects_dbt.py checks they agree).
+
+with
+
+source as (
+
+    select * from {{ dialect_source('pershing', 'accounts', [['account_number', 'varchar'], ['firm_reference', 'varchar'], ['registration_code', 'varchar'], ['tax_code', 'varchar'], ['as_of_date', 'date'], ['source_file', 'varchar'], ['source_line', 'bigint'], ['file_sha256', 'varchar']]) }}
+
+),
+
+final as (
+
+    select
+
+        ---------- ids
+        firm_reference as account_id,
+        account_number as custodian_account_number,
+
+        ---------- text
+        'pershing' as custodian,
+        case registration_code
+            when 'IND' then 'individual'
+            when 'JTW' then 'joint'
+            when 'TRD' then 'traditional_ira'
+            when 'RTH' then 'roth_ira'
+        end as registration,
+
+        ---------- booleans
+        tax_code = 'T' as taxable,
+
+        ---------- lineage
+        as_of_date,
+        source_file,
+        source_line,
+        file_sha256,
+
+    from source
+    where as_of_date = {{ var_as_of_date() }}
+
+)
+
+select * from final
