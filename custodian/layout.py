@@ -36,6 +36,9 @@ class Column:
     choices: tuple[str, ...] = ()  # allowed values for text columns, when constrained
     minimum: float | None = None  # inclusive lower bound for numbers
     description: str = ""
+    # A column added to a layout after files were already being delivered: a file whose header
+    # leaves it out (at its place) is still the layout, with the column blank on every row.
+    may_be_absent: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,12 @@ class FileLayout:
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
+    def columns_for_header(self, header: list[str]) -> list[str]:
+        """The layout's columns a file with this header carries: all of them, less the ones that
+        may be absent and are."""
+        got = {h.strip() for h in header}
+        return [c.name for c in self.columns if not c.may_be_absent or c.name in got]
+
 
 SECURITY_TYPES = ("equity", "etf", "mutual_fund")
 ASSET_CLASSES = ("us_equity", "intl_equity", "us_bond", "cash")
@@ -61,8 +70,8 @@ OWNER_ROLES = ("primary", "spouse", "joint")
 CUSTODIANS = ("schwab", "fidelity", "pershing")
 FILING_STATUSES = ("single", "married_joint", "married_separate", "head_of_household")
 TRANSACTION_TYPES = ("buy", "sell", "dividend", "reinvest", "deposit", "withdrawal", "fee")
-RESTRICTION_TYPES = ("never_buy_security", "exclude_sector")
-REQUEST_TYPES = ("cash_withdrawal", "charitable_gift")
+RESTRICTION_TYPES = ("never_buy_security", "exclude_sector", "never_sell_security", "never_hold_security")
+REQUEST_TYPES = ("cash_withdrawal", "charitable_gift", "transition")
 MODEL_COMPONENT_TYPES = ("security", "model")
 
 SECURITY_MASTER = FileLayout(
@@ -126,6 +135,20 @@ ACCOUNTS = FileLayout(
         Column("ordinary_income", "decimal", minimum=0.0, description="Household taxable ordinary income, USD/yr."),
         Column("advisory_fee_bps", "decimal", minimum=0.0),
         Column("annual_tax_budget", "decimal", minimum=0.0, description="Net capital gains tax the household accepts this year, USD."),
+        Column("cash_minimum", "decimal", required=False, minimum=0.0, may_be_absent=True,
+               description="Cash the account always keeps, USD (blank: 0)."),
+        Column("trading_locked", "boolean", required=False, may_be_absent=True,
+               description="true: no trade at all in this account today (its holdings still count)."),
+        Column("preferred_asset_classes", "text", required=False, may_be_absent=True,
+               description="';'-separated asset classes this account should hold first (asset location)."),
+        Column("risk_aversion", "decimal", required=False, minimum=0.0, may_be_absent=True,
+               description="Household override of the optimizer's risk aversion (blank: firm default)."),
+        Column("tax_weight", "decimal", required=False, minimum=0.0, may_be_absent=True,
+               description="Household override: weight on taxes (0: tax-blind; blank: 1)."),
+        Column("trading_cost_bps", "decimal", required=False, minimum=0.0, may_be_absent=True,
+               description="Household override of the trading cost per side, bp."),
+        Column("tracking_error_cap", "decimal", required=False, minimum=0.0, may_be_absent=True,
+               description="Household cap on ex-ante tracking error, annualised (0.01 = 1%; blank: none)."),
     ),
 )
 
@@ -192,7 +215,8 @@ MODELS = FileLayout(
 
 RESTRICTIONS = FileLayout(
     entity="restrictions",
-    description="Per-account buy restrictions: never buy a security, or exclude a GICS sector.",
+    description="Per-account restrictions: never buy a security, exclude a GICS sector, never sell a security "
+    "(its lots stay), never hold a security (sell it all today, never buy it).",
     columns=(
         Column("account_id", "text"),
         Column("restriction_type", "text", choices=RESTRICTION_TYPES),
@@ -203,7 +227,8 @@ RESTRICTIONS = FileLayout(
 REQUESTS = FileLayout(
     unique_key=("request_id",),
     entity="requests",
-    description="Advisor requests for this day: cash withdrawals and charitable gifts of securities.",
+    description="Advisor requests for this day: cash withdrawals, charitable gifts of securities, and "
+    "transitions of a legacy portfolio (amount: the tax budget for the day).",
     account_column="account_id",
     columns=(
         Column("request_id", "text"),

@@ -115,6 +115,9 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists raw")
     for layout in ALL_LAYOUTS:
         con.execute(raw_table_ddl(layout))
+        for column in layout.columns:  # a warehouse from before a column joined the layout
+            if column.may_be_absent:
+                con.execute(f"alter table raw.{layout.entity} add column if not exists {column.name} {DUCKDB_TYPES[column.kind]}")
     con.execute(QUARANTINE_DDL)
     con.execute(LEDGER_DDL)
     con.execute(FILE_LEDGER_DDL)

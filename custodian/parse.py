@@ -119,8 +119,8 @@ def _decode_lines(source_file: str, content: bytes, account_pos: int | None) -> 
 
 
 def _header_error(layout: FileLayout, header: list[str]) -> str:
-    expected = layout.column_names
     got = [h.strip() for h in header]
+    expected = layout.columns_for_header(got)
     if len(got) == 1:
         for delimiter, name in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
             if delimiter in got[0]:
@@ -159,12 +159,13 @@ def parse_landing_file(layout: FileLayout, source_file: str, content: bytes) -> 
     reader = csv.reader(io.StringIO(text, newline=""))
     empty_rows = pd.DataFrame(columns=layout.column_names + ["source_line"])
     header = next(reader, None)
-    if header is None or [h.strip() for h in header] != layout.column_names:
+    names = layout.columns_for_header(header or [])
+    if header is None or [h.strip() for h in header] != names:
         got = ",".join(header) if header else "<empty file>"
         reject = _reject(source_file, 1, None, "<header>", got, _header_error(layout, header or []), got)
         return ParsedFile(layout, source_file, digest, empty_rows, pd.DataFrame([reject], columns=QUARANTINE_COLUMNS))
 
-    width = len(layout.columns)
+    width = len(names)
     records: list[list[str]] = []
     lines: list[int] = []
     for row in reader:
@@ -183,7 +184,10 @@ def parse_landing_file(layout: FileLayout, source_file: str, content: bytes) -> 
         records.append(row)
         lines.append(line)
 
-    frame = pd.DataFrame(records, columns=layout.column_names, dtype=object) if records else empty_rows.drop(columns="source_line")
+    frame = pd.DataFrame(records, columns=names, dtype=object) if records else empty_rows.drop(columns="source_line")
+    for absent in set(layout.column_names) - set(names):  # a column the file predates: blank
+        frame[absent] = ""
+    frame = frame[layout.column_names]
     frame = frame.astype(str) if len(frame) else frame
     typed = {}
     row_errors = pd.Series("", index=frame.index, dtype=object)

@@ -288,9 +288,12 @@ def household_problems_from_marts(
     )
     acc_slices = _Slices(acc_cols["hh"])
     cash_frame = frames["fct_account_cash"]
-    cash_by_account: dict[str, float] = {}
+    # sums with math.fsum: exactly rounded, so the same rows in any order give the same bits (the
+    # warehouse's row order is not fixed, and LP ties must not depend on it)
+    cash_parts: dict[str, list[float]] = {}
     for a, c in zip(_keys(cash_frame, "account_id"), _numbers(cash_frame, "cash")):
-        cash_by_account[a] = cash_by_account.get(a, 0.0) + c
+        cash_parts.setdefault(a, []).append(c)
+    cash_by_account = {a: math.fsum(parts) for a, parts in cash_parts.items()}
     restrictions: dict[str, set[str]] = {}
     restr = frames["fct_buy_restrictions"]
     for a, s in zip(_keys(restr, "account_id"), _keys(restr, "security_id")):
@@ -427,15 +430,16 @@ def _household_problem(
     )
 
     # targets --------------------------------------------------------------------------------------
-    target: dict[str, float] = {}
+    target_parts: dict[str, list[float]] = {}
     for s, w in zip(tgt["security"], tgt["weight"]):
-        target[s] = target.get(s, 0.0) + w
+        target_parts.setdefault(s, []).append(w)
+    target = {s: math.fsum(parts) for s, parts in target_parts.items()}
     if not target:
         raise ValueError("no target model")
     cash_target = target.pop(CASH, None)
     if cash_target is None:
-        cash_target = max(0.0, 1.0 - sum(target.values()))
-    total = sum(target.values()) + cash_target
+        cash_target = max(0.0, 1.0 - math.fsum(target.values()))
+    total = math.fsum(target.values()) + cash_target
     if not abs(total - 1.0) <= 1e-3:  # also catches NaN
         raise ValueError(f"target weights sum to {total:.6f}, not 1")
 

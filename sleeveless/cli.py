@@ -27,11 +27,18 @@ def cmd_generate(args) -> dict:
     home = _home(args)
     started = time.perf_counter()
     landing = Path(home.landing)
-    summary = write_synthetic_firm(landing, dt.date.fromisoformat(args.as_of), households=args.households, seed=args.seed)
+    # by default a firm over three custodians, each in its own dialect (--canonical: one layout)
+    summary = write_synthetic_firm(landing, dt.date.fromisoformat(args.as_of), households=args.households, seed=args.seed,
+                                   dialects=not getattr(args, "canonical", False))
     summary["seconds"] = round(time.perf_counter() - started, 2)
     print(f"generated {summary['households']} households, {summary['accounts']} accounts, {summary['lots']} lots "
           f"into {summary['folder']} in {summary['seconds']}s")
     return summary
+
+
+# Steps in the duckdb_writer pool run one at a time across processes (SLEEVELESS_EXECUTOR=multiprocess:
+# DuckDB takes one writer). The in-process default needs no limit: one process runs every step.
+POOLS_CONFIG = "concurrency:\n  pools:\n    default_limit: 1\n"
 
 
 def _instance(home):
@@ -41,6 +48,8 @@ def _instance(home):
     config = home.dagster_home / "dagster.yaml"
     if not config.exists():
         config.write_text("telemetry:\n  enabled: false\n")
+    if os.environ.get("SLEEVELESS_EXECUTOR") == "multiprocess" and "concurrency:" not in config.read_text():
+        config.write_text(config.read_text() + POOLS_CONFIG)
     os.environ["DAGSTER_HOME"] = str(home.dagster_home)
     return DagsterInstance.get()
 
@@ -58,13 +67,20 @@ def run_day(home, as_of: dt.date, log_level: str = "WARNING"):
     # dbt's own console output (which dagster-dbt echoes to stdout) goes to a log file unless verbose.
     log_path = home.root / "logs" / f"daily_run_{as_of.isoformat()}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     with open(log_path, "w") as log, contextlib.redirect_stdout(sys.stdout if log_level == "DEBUG" else log):
-        result = job.execute_in_process(
-            instance=instance,
-            partition_key=as_of.isoformat(),
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-        )
+        if job.executor_def.name == "in_process":
+            result = job.execute_in_process(
+                instance=instance, partition_key=as_of.isoformat(), raise_on_error=False, run_config=run_config,
+            )
+        else:  # SLEEVELESS_EXECUTOR=multiprocess: steps in child processes, which re-import the job
+            from dagster import execute_job, reconstructable
+
+            from orchestration.lib.reconstruct import daily_run_job
+
+            with execute_job(reconstructable(daily_run_job), instance=instance, run_config=run_config,
+                             tags={"dagster/partition": as_of.isoformat()}, raise_on_error=False) as result:
+                result.all_events  # noqa: B018 - read while the result's instance is open
     stages: dict[str, float] = {}
     for stat in instance.get_run_step_stats(result.run_id):
         if stat.start_time and stat.end_time:
@@ -168,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--verbose", action="store_true", help="print every Dagster event, not only warnings")
         if households:
             p.add_argument("--households", type=int, default=200)
+            p.add_argument("--canonical", action="store_true",
+                           help="write every file in the canonical layout instead of the custodians' dialects")
             p.add_argument("--seed", type=int, default=7)
 
     common(sub.add_parser("generate", help="write a synthetic firm's custodian files for one day"))
@@ -181,6 +199,18 @@ def main(argv: list[str] | None = None) -> int:
     from taxlots.cli import add_tax_parser, cmd_tax
 
     add_tax_parser(sub)
+    # two packages with command lines of their own: everything after the word is theirs
+    sub.add_parser("backtest", help="the backtester (python -m backtest; docs/backtest.md)", add_help=False)
+    sub.add_parser("lifecycle", help="life-cycle what-ifs (python -m lifecycle; docs/lifecycle.md)", add_help=False)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words and words[0] == "backtest":
+        from backtest.__main__ import main as backtest_main
+
+        return backtest_main(words[1:])
+    if words and words[0] == "lifecycle":
+        from lifecycle.__main__ import main as lifecycle_main
+
+        return lifecycle_main(words[1:])
     args = parser.parse_args(argv)
     if args.command == "tax":
         return cmd_tax(args)

@@ -270,6 +270,9 @@ def generate_firm(as_of: dt.date, households: int = 200, seed: int = 7) -> Firm:
         raise ValueError("households must be >= 1")
     root = np.random.Generator(np.random.PCG64(seed))
     rng_market, rng_hh, rng_hold, rng_act, rng_instr = root.spawn(5)
+    # account instructions and household settings: a stream of their own (spawned after the five
+    # above, so adding it changed nothing else the generator draws)
+    (rng_rules,) = root.spawn(1)
 
     # ---- calendar and market -------------------------------------------------------------------
     as_of64 = np.datetime64(as_of, "D")
@@ -655,6 +658,18 @@ def generate_firm(as_of: dt.date, households: int = 200, seed: int = 7) -> Firm:
     )
     acc_ltav = np.bincount(l_acc, weights=lt_gain_value, minlength=n_a)
     requests = _requests(rng, acc_hh, acc_taxable, acc_total, acc_ltav, hh_ids, acc_ids)
+    legacy_acc = np.zeros(n_a, dtype=bool)
+    legacy_acc[np.unique(pos_acc[pos_legacy])] = True
+    instructions, more_restrictions, transitions = _account_instructions(
+        rng_rules, acc_hh, acc_taxable, acc_cash, acc_total, legacy_acc, hh_ids, acc_ids, uni, p_acc, p_sec,
+        pos_start, pos_count, len(requests),
+    )
+    restrictions = (
+        pd.concat([restrictions, more_restrictions], ignore_index=True)
+        .drop_duplicates(["account_id", "value"], keep="first")
+        .sort_values(["account_id", "restriction_type", "value"]).reset_index(drop=True)
+    )
+    requests = pd.concat([requests, transitions], ignore_index=True)
 
     # ---- frames ---------------------------------------------------------------------------------
     sec_sort = np.argsort(uni.ids.astype(str), kind="stable")
@@ -686,6 +701,7 @@ def generate_firm(as_of: dt.date, households: int = 200, seed: int = 7) -> Firm:
             "ordinary_income": income[acc_hh],
             "advisory_fee_bps": fee_bps[acc_hh],
             "annual_tax_budget": budget[acc_hh],
+            **instructions,
         }
     )
     # Positions: securities per account plus one CASH row, sorted by account then security id.
@@ -940,3 +956,64 @@ def _requests(
             "amount": amt[o],
         }
     )
+
+
+def _account_instructions(
+    rng: np.random.Generator,
+    acc_hh: np.ndarray,
+    taxable: np.ndarray,
+    acc_cash: np.ndarray,
+    acc_total: np.ndarray,
+    legacy_acc: np.ndarray,
+    hh_ids: np.ndarray,
+    acc_ids: np.ndarray,
+    uni: Universe,
+    p_acc: np.ndarray,
+    p_sec: np.ndarray,
+    pos_start: np.ndarray,
+    pos_count: np.ndarray,
+    first_request: int,
+) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    """Account master instructions (cash minimums, locks, placement preferences), household settings
+    (optimizer overrides), never_sell / never_hold restrictions and transition requests: each on a
+    small share of the firm, so the daily run exercises every rule without dominating it."""
+    n_a, n_hh = len(acc_ids), len(hh_ids)
+    # cash minimums on 10% of accounts: around today's cash (some above it: a cash need today)
+    has_min = rng.random(n_a) < 0.10
+    cash_minimum = np.where(has_min, np.maximum(100.0, np.round(acc_cash * rng.uniform(0.5, 1.4, n_a), -2)), np.nan)
+    cash_minimum = np.where(has_min, np.minimum(cash_minimum, np.round(0.05 * acc_total, -2)), np.nan)
+    locked = rng.random(n_a) < 0.01
+    preferred = np.where(~taxable & (rng.random(n_a) < 0.3), "us_bond", None).astype(object)
+    draw = rng.random(n_hh)
+    risk_aversion = np.where(draw < 0.05, 2.0, np.where(draw < 0.10, 10.0, np.nan))
+    tax_weight = np.where(rng.random(n_hh) < 0.03, 0.5, np.nan)
+    te_cap = np.where(rng.random(n_hh) < 0.03, 0.02, np.nan)
+    columns = {
+        "cash_minimum": cash_minimum,
+        "trading_locked": locked,
+        "preferred_asset_classes": preferred,
+        "risk_aversion": risk_aversion[acc_hh],
+        "tax_weight": tax_weight[acc_hh],
+        "trading_cost_bps": np.full(n_a, np.nan),
+        "tracking_error_cap": te_cap[acc_hh],
+    }
+    # never_sell (3% of accounts) and never_hold (2%) on a stock the account holds; not on locks
+    rows = []
+    for kind, share in (("never_sell_security", 0.03), ("never_hold_security", 0.02)):
+        picked = np.flatnonzero((rng.random(n_a) < share) & (pos_count > 0) & ~locked)
+        pick = pos_start[picked] + np.floor(rng.random(len(picked)) * pos_count[picked]).astype(np.int64)
+        for a, sec in zip(picked, p_sec[pick]):
+            if uni.is_stock[sec]:
+                rows.append((acc_ids[a], kind, uni.ids[sec]))
+    restrictions = pd.DataFrame(rows, columns=["account_id", "restriction_type", "value"])
+    # transitions: 30% of households holding legacy positions, a tax budget of 0.5% of the account
+    legacy = np.flatnonzero(legacy_acc & taxable & (rng.random(n_a) < 0.3))
+    legacy = legacy[np.unique(acc_hh[legacy], return_index=True)[1]]  # one per household
+    transitions = pd.DataFrame({
+        "request_id": _ids("REQ", np.arange(first_request + 1, first_request + 1 + len(legacy)), 5),
+        "household_id": hh_ids[acc_hh[legacy]],
+        "account_id": acc_ids[legacy],
+        "request_type": "transition",
+        "amount": np.maximum(100.0, np.round(0.005 * acc_total[legacy], -2)),
+    })
+    return columns, restrictions, transitions

@@ -30,3 +30,21 @@ def test_the_code_location_has_the_whole_daily_graph():
     assert gates <= set(checks)
     assert all(checks[g].blocking for g in gates)
     assert definitions.resolve_job_def("daily_run") is not None
+
+
+def test_the_optimizer_is_a_fan_out_over_household_shards_with_one_duckdb_writer():
+    """household_trades is one asset backed by plan -> solve shards (dynamic) -> one writer; only the
+    plan and the writer touch DuckDB, and both are in the duckdb_writer pool."""
+    from orchestration.definitions import defs
+
+    definitions = defs()
+    graph = definitions.resolve_assets_def(dg.AssetKey(["household_trades"])).node_def
+    ops = {op.name: op for op in graph.iterate_op_defs()}
+    assert set(ops) == {"plan_household_shards", "solve_household_shard", "write_household_trades"}
+    assert ops["plan_household_shards"].output_def_named("shards").is_dynamic
+    assert ops["plan_household_shards"].pool == ops["write_household_trades"].pool == "duckdb_writer"
+    assert "duckdb" not in ops["solve_household_shard"].required_resource_keys
+    assert ops["solve_household_shard"].pool is None
+    daily = definitions.resolve_job_def("daily_run")
+    assert daily.partitions_def.get_partition_keys_in_range(dg.PartitionKeyRange("2025-12-24", "2025-12-29")) == [
+        "2025-12-24", "2025-12-26", "2025-12-29"]

@@ -499,7 +499,7 @@ def test_requests_reference_their_households_taxable_accounts(files):
     req = files["requests"]
     acc = files["accounts"].set_index("account_id")
     assert req["request_id"].is_unique
-    assert set(req["request_type"]) == {"cash_withdrawal", "charitable_gift"}
+    assert set(req["request_type"]) == {"cash_withdrawal", "charitable_gift", "transition"}
     assert req["account_id"].isin(acc.index).all()
     assert (req["account_id"].map(acc["household_id"]) == req["household_id"]).all()
     assert (req["account_id"].map(acc["taxable"]) == "true").all()
@@ -527,3 +527,20 @@ def test_firm_frames_are_keyed_by_entity(firm):
     for lay in layout.ALL_LAYOUTS:
         assert list(firm[lay.entity].columns) == lay.column_names
     assert firm.households == HOUSEHOLDS
+
+
+def test_account_instructions_and_household_settings_touch_a_small_share_of_the_firm(files):
+    acc = files["accounts"]
+    n = len(acc)
+    minimum = _num(acc["cash_minimum"])
+    assert 0.03 <= minimum.notna().mean() <= 0.2 and (minimum.dropna() >= 0).all()
+    assert 0 < (acc["trading_locked"] == "true").sum() <= 0.05 * n or n < 100
+    assert set(acc["preferred_asset_classes"].fillna("")) <= {"", "us_bond"}
+    assert acc.loc[acc["preferred_asset_classes"].fillna("") != "", "taxable"].eq("false").all()
+    # household settings repeat on every account of the household
+    for column in ("risk_aversion", "tax_weight", "tracking_error_cap"):
+        assert (acc.groupby("household_id")[column].nunique(dropna=False) == 1).all(), column
+    kinds = set(files["restrictions"]["restriction_type"])
+    assert {"never_sell_security", "never_hold_security"} <= kinds
+    transitions = files["requests"][files["requests"]["request_type"] == "transition"]
+    assert len(transitions) and transitions["household_id"].is_unique

@@ -19,7 +19,7 @@ import duckdb
 import pytest
 import yaml
 
-from custodian.layout import ALL_LAYOUTS, DUCKDB_TYPES, LINEAGE_COLUMNS
+from custodian.layout import LAYOUTS_BY_ENTITY, ALL_LAYOUTS, DUCKDB_TYPES, LINEAGE_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 TRANSFORMS = REPO / "transforms"
@@ -28,8 +28,8 @@ AS_OF = dt.date(2026, 11, 20)
 
 MART_COLUMNS = {  # docs/marts.md, in order
     "dim_securities": "security_id, ticker, cusip, description, security_type, asset_class, gics_sector, gics_industry, identical_group, price, price_date",
-    "dim_accounts": "account_id, household_id, owner_role, registration, taxable, custodian, fractional_allowed, model_id, custodian_account_number",
-    "dim_households": "household_id, filing_status, state, ordinary_income, advisory_fee_bps, annual_tax_budget, federal_st_rate, federal_lt_rate, niit_rate, state_rate, st_rate, lt_rate, realized_st_gain_ytd, realized_lt_gain_ytd, tax_budget_remaining, account_count, market_value, cash, engine_realized_st_gain_ytd, engine_realized_lt_gain_ytd, engine_disallowed_loss_ytd, engine_net_capital_gain_ytd, engine_ordinary_offset, engine_carryforward_short_term, engine_carryforward_long_term",
+    "dim_accounts": "account_id, household_id, owner_role, registration, taxable, custodian, fractional_allowed, model_id, custodian_account_number, cash_minimum, trading_locked, preferred_asset_classes",
+    "dim_households": "household_id, filing_status, state, ordinary_income, advisory_fee_bps, annual_tax_budget, risk_aversion, tax_weight, trading_cost_bps, tracking_error_cap, federal_st_rate, federal_lt_rate, niit_rate, state_rate, st_rate, lt_rate, realized_st_gain_ytd, realized_lt_gain_ytd, tax_budget_remaining, account_count, market_value, cash, engine_realized_st_gain_ytd, engine_realized_lt_gain_ytd, engine_disallowed_loss_ytd, engine_net_capital_gain_ytd, engine_ordinary_offset, engine_carryforward_short_term, engine_carryforward_long_term",
     "fct_lots": "lot_id, account_id, household_id, security_id, identical_group, quantity, cost_basis, cost_per_share, acquired_date, adjusted_acquired_date, long_term_date, is_long_term, price, market_value, unrealized_gain, taxable, source_file, source_line, file_sha256, engine_cost_basis, basis_difference, basis_difference_reason",
     "fct_positions": "account_id, household_id, security_id, quantity, lot_quantity, price, market_value, reconciles",
     "fct_account_cash": "account_id, household_id, cash",
@@ -37,6 +37,7 @@ MART_COLUMNS = {  # docs/marts.md, in order
     "fct_wash_sale_windows": "household_id, identical_group, window_type, window_start, window_end, source_transaction_id, source_account_id, exempt_lot_id",
     "fct_buy_restrictions": "account_id, security_id, reason",
     "fct_requests": "request_id, household_id, account_id, request_type, amount",
+    "fct_trading_restrictions": "account_id, household_id, security_id, restriction_type",
     "fct_household_readiness": "household_id, is_ready, hold_reasons",
 }
 
@@ -228,7 +229,9 @@ def create_raw_layer(con: duckdb.DuckDBPyConnection) -> None:
 def insert(con, entity: str, rows: list[tuple], as_of: dt.date = AS_OF) -> None:
     """Rows in layout column order; lineage is added (line 2 onwards, as after a header)."""
     source_file = f"landing/{as_of.isoformat()}/{entity}_{as_of:%Y%m%d}.csv"
-    full = [(*row, as_of, source_file, line, f"sha-{entity}") for line, row in enumerate(rows, start=2)]
+    width = len(LAYOUTS_BY_ENTITY[entity].columns)  # columns a file may leave out come last: blank
+    full = [(*row, *(None,) * (width - len(row)), as_of, source_file, line, f"sha-{entity}")
+            for line, row in enumerate(rows, start=2)]
     placeholders = ", ".join("?" * len(full[0]))
     con.executemany(f"insert into raw.{entity} values ({placeholders})", full)
     con.execute(

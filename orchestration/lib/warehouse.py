@@ -10,7 +10,7 @@ import pandas as pd
 MARTS = (
     "dim_securities", "dim_accounts", "dim_households", "fct_lots", "fct_positions", "fct_account_cash",
     "fct_household_targets", "fct_wash_sale_windows", "fct_buy_restrictions", "fct_requests",
-    "fct_household_readiness",
+    "fct_household_readiness", "fct_trading_restrictions",
 )
 
 
@@ -22,9 +22,22 @@ def replace_day(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame,
     """Delete-then-insert one as-of date, so a rerun of the day leaves exactly one copy."""
     schema = table.split(".")[0]
     data = frame.copy()
-    data.insert(0, "run_id", run_id)
-    data.insert(0, "as_of_date", as_of)
+    # typed even when the day has no rows (a scalar insert into an empty frame types nothing)
+    data.insert(0, "run_id", pd.Series([run_id] * len(data), index=data.index, dtype=object))
+    data.insert(0, "as_of_date", pd.Series([as_of] * len(data), index=data.index, dtype=object))
     con.execute(f"create schema if not exists {schema}")
+    if data.empty:
+        data = data.astype({c: "string" for c in data.columns if data[c].dtype == object})
+        con.register("incoming", data)
+        try:
+            con.execute(
+                f"create table if not exists {table} as "
+                "select cast(null as date) as as_of_date, * exclude (as_of_date) from incoming limit 0"
+            )
+            con.execute(f"delete from {table} where as_of_date = ?", [as_of])
+        finally:
+            con.unregister("incoming")
+        return
     con.register("incoming", data)
     try:
         con.execute(f"create table if not exists {table} as select * from incoming limit 0")

@@ -75,7 +75,7 @@ TRADE_GATE = dg.AssetKey(["household_trade_holds"])
 
 
 @dg.asset(deps=[household_trades, TRADE_GATE], partitions_def=as_of_dates, backfill_policy=one_date_per_run,
-          group_name="deliver", kinds={"csv"})
+          group_name="deliver", kinds={"csv"}, pool="duckdb_writer")
 def order_files(context: dg.AssetExecutionContext, duckdb: DuckDBResource, outputs: FileStoreResource) -> dg.MaterializeResult:
     """Per custodian and day: orders, the lot-instruction file naming the lots to relieve, block orders
     with allocations and FIX 4.4 messages; plus the order lineage for auditors (outside the orders
@@ -107,7 +107,7 @@ def order_files(context: dg.AssetExecutionContext, duckdb: DuckDBResource, outpu
 
 
 @dg.asset(deps=[household_trades, TRADE_GATE], partitions_def=as_of_dates, backfill_policy=one_date_per_run,
-          group_name="deliver", kinds={"csv"})
+          group_name="deliver", kinds={"csv"}, pool="duckdb_writer")
 def taxes_saved_report(context: dg.AssetExecutionContext, duckdb: DuckDBResource, outputs: FileStoreResource) -> dg.MaterializeResult:
     """Estimated Taxes Saved or Deferred per account, per household and for the firm."""
     as_of = dt.date.fromisoformat(context.partition_key)

@@ -16,6 +16,7 @@ from custodian.dialects import DIALECTS
 from custodian.layout import ALL_LAYOUTS, landing_folder_name
 from custodian.load import load_landing_day
 from custodian.parse import reject_message
+from orchestration.lib.masking import mask_account, mask_frame, mask_text
 from orchestration.defs.partitions import as_of_dates, one_date_per_run
 from orchestration.lib.stores import FileStoreResource
 
@@ -67,9 +68,11 @@ def custodian_files(
         log(f"delivery {delivery.landing_key} ({delivery.file_sha256 or 'unread'}): {delivery.status}"
             + (f": {delivery.reason}" if delivery.reason else ""))
     for line in day.quarantine.to_dict("records"):
-        context.log.warning("quarantined " + reject_message(line))
+        account = line.get("account_id")
+        context.log.warning(mask_text("quarantined " + reject_message(line), [account] if isinstance(account, str) else []))
     for diff in day.reconciliation.head(50).itertuples():
-        context.log.warning(f"reconciliation {diff.custodian} account {diff.account_id} ({diff.account_number}) "
+        context.log.warning(f"reconciliation {diff.custodian} account {mask_account(diff.account_id)} "
+                            f"({mask_account(diff.account_number)}) "
                             f"{diff.check_name} {diff.security_id if isinstance(diff.security_id, str) else ''}: expected {diff.expected}, reported "
                             f"{diff.reported} ({diff.source_file} line {diff.source_line})")
     for layout in ALL_LAYOUTS:
@@ -86,7 +89,7 @@ def custodian_files(
                 "rejected_whole_file": bool(load.rejected_whole),
             },
         )
-    sample = day.quarantine.head(20)[["source_file", "source_line", "account_id", "field", "error", "scope"]] \
+    sample = mask_frame(day.quarantine.head(20)[["source_file", "source_line", "account_id", "field", "error", "scope"]]) \
         if len(day.quarantine) else None
     yield dg.MaterializeResult(
         asset_key=QUARANTINE_KEY,

@@ -1,5 +1,8 @@
 """The fallback: run the previous business day at 07:30 New York time if nothing ran it yet.
 
+Business days are US market days (orchestration/lib/calendar.py: weekends and NYSE holidays
+excluded), the same days the ``as_of_dates`` partitions have.
+
 Custodian files for as-of date D (the close of D) arrive overnight; the sensor
 (orchestration/defs/ingest/sensors.py) normally launches the run as they land. If it did not (no
 sensor running, a delivery it could not see), this schedule launches the day so the morning's
@@ -8,19 +11,16 @@ orders still go out, and skips when a run of that date already succeeded or is u
 
 from __future__ import annotations
 
-import datetime as dt
 
 import dagster as dg
 
+from orchestration.defs.partitions import is_as_of_partition
+from orchestration.lib.calendar import previous_business_day
+
+__all__ = ["daily_run_fallback", "previous_business_day"]
+
 ACTIVE = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.QUEUED,
           dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.NOT_STARTED]
-
-
-def previous_business_day(day: dt.date) -> dt.date:
-    day -= dt.timedelta(days=1)
-    while day.weekday() >= 5:
-        day -= dt.timedelta(days=1)
-    return day
 
 
 @dg.schedule(
@@ -33,6 +33,8 @@ def previous_business_day(day: dt.date) -> dt.date:
 )
 def daily_run_fallback(context: dg.ScheduleEvaluationContext):
     as_of = previous_business_day(context.scheduled_execution_time.date()).isoformat()
+    if not is_as_of_partition(as_of):
+        return dg.SkipReason(f"{as_of} is not an as-of partition (before the first date or past the last)")
     runs = context.instance.get_runs(
         filters=dg.RunsFilter(job_name="daily_run", tags={"dagster/partition": as_of}, statuses=ACTIVE), limit=1,
     )

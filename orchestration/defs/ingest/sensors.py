@@ -9,6 +9,10 @@ one per file). The cursor keeps, per date, the fingerprint launched and the one 
 run_key (date + fingerprint) makes Dagster itself refuse a second run for the same file set, even
 after the cursor is lost. Whatever launches twice anyway is harmless: ingestion is exactly-once by
 content hash (custodian/load.py).
+
+Only business days are as-of partitions: a file set delivered under a weekend or NYSE-holiday date
+folder is reported (a warning in the sensor log and in the tick's skip reason, with the reason),
+never launched.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from collections import defaultdict
 import dagster as dg
 
 from custodian.stores import FileStore
-from orchestration.defs.partitions import as_of_dates
+from orchestration.defs.partitions import is_as_of_partition
+from orchestration.lib.calendar import why_not_business_day
 from orchestration.lib.stores import FileStoreResource
 
 # Only the most recent date folders are looked at each tick (a folder store hashes its files).
@@ -66,9 +71,11 @@ def decide(fingerprints: dict[str, str], cursor: str | None) -> tuple[list[tuple
     return launch, json.dumps({"launched": kept, "pending": next_pending}, sort_keys=True)
 
 
-def _partition_exists(date: str) -> bool:
-    return as_of_dates.start.date().isoformat() <= date <= (
-        dt.date.today() + dt.timedelta(days=1)).isoformat()
+def not_launchable(date: str) -> str | None:
+    """None when ``date`` is an as-of partition, else why not (a holiday, a weekend, out of range)."""
+    if is_as_of_partition(date):
+        return None
+    return why_not_business_day(dt.date.fromisoformat(date)) or "outside the as-of partitions"
 
 
 @dg.sensor(
@@ -81,10 +88,12 @@ def _partition_exists(date: str) -> bool:
 def custodian_file_arrivals(context: dg.SensorEvaluationContext, landing: FileStoreResource):
     fingerprints = file_set_fingerprints(landing.store())
     launch, cursor = decide(fingerprints, context.cursor)
-    requests = []
+    requests, reported = [], []
     for date, fingerprint in launch:
-        if not _partition_exists(date):
-            context.log.warning(f"landing folder {date} is outside the as-of partitions; not launched")
+        reason = not_launchable(date)
+        if reason:
+            reported.append(f"{date} ({reason})")
+            context.log.warning(f"custodian files under landing folder {date} not run: {reason}")
             continue
         requests.append(dg.RunRequest(
             run_key=f"{date}:{fingerprint[:16]}",
@@ -94,7 +103,7 @@ def custodian_file_arrivals(context: dg.SensorEvaluationContext, landing: FileSt
     if requests:
         return dg.SensorResult(run_requests=requests, cursor=cursor)
     waiting = sorted(set(json.loads(cursor)["pending"]))
-    return dg.SensorResult(
-        skip_reason=dg.SkipReason(f"waiting for {', '.join(waiting)} to settle" if waiting else "no new file set"),
-        cursor=cursor,
-    )
+    message = f"waiting for {', '.join(waiting)} to settle" if waiting else "no new file set"
+    if reported:
+        message = f"file sets not run, not business days: {', '.join(reported)}; {message}"
+    return dg.SensorResult(skip_reason=dg.SkipReason(message), cursor=cursor)

@@ -1,17 +1,41 @@
-"""The optimizer: one Pyomo/HiGHS model per household, all its accounts together."""
+"""The optimizer: one Pyomo/HiGHS model per household, all its accounts together, fanned out over
+shards of households that solve in parallel (Dagster dynamic outputs).
+
+    plan_household_shards (reads DuckDB)  ->  solve_household_shard x N (no DuckDB)
+        ->  write_household_trades (the one DuckDB writer: optimizer.trades, optimizer.household_outcomes)
+
+The asset key stays ``household_trades`` (its blocking check ``trades_are_safe`` and everything
+downstream see one asset). With the in-process executor the shards run one after the other; with the
+multiprocess executor (``optimize_day`` job, or SLEEVELESS_EXECUTOR=multiprocess) or dagster-k8s's
+k8s_job_executor (deploy/k8s/) each shard is its own process or pod. docs/scale.md has the numbers.
+"""
 
 
 import datetime as dt
+import shutil
 import time
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from optimization import OptimizerSettings, household_problems_from_marts, optimize_households
+from optimization import OUTCOME_COLUMNS, OptimizerSettings
 from optimization.risk import estimate_risk_model
+from orchestration.defs.optimize.resources import OptimizerFanOut, shards_location
+from orchestration.defs.optimize.shards import Shard, ShardResult, combine, make_shards, solve_shard
 from orchestration.defs.partitions import as_of_dates, one_date_per_run
+from orchestration.lib.home import Home
+from orchestration.lib.masking import mask_text
 from orchestration.lib.warehouse import MARTS, read_day, read_marts, replace_day
+
+# What the optimizer reads: the marts, the GX household gate (its blocking checks stop this asset
+# for everyone) and the day's price history (the risk model).
+UPSTREAM = {name: dg.AssetKey([name]) for name in MARTS} | {
+    "household_quality_holds": dg.AssetKey(["household_quality_holds"]),
+    "price_history": dg.AssetKey(["raw", "price_history"]),
+}
+MAX_LISTED = 50  # households listed in metadata tables (all of them are in optimizer.household_outcomes)
 
 
 def apply_quality_holds(readiness: pd.DataFrame, holds: pd.DataFrame) -> pd.DataFrame:
@@ -39,21 +63,59 @@ def held_out_outcomes(readiness: pd.DataFrame, columns: list[str]) -> pd.DataFra
     return rows.reindex(columns=columns)
 
 
-@dg.asset(
-    # household_quality_holds: the GX household gate; its blocking checks stop this asset for everyone.
-    deps=[dg.AssetKey([name]) for name in MARTS]
-    + [dg.AssetKey(["household_quality_holds"]), dg.AssetKey(["raw", "price_history"])],
-    partitions_def=as_of_dates, backfill_policy=one_date_per_run,
-    group_name="optimize",
-    kinds={"pyomo", "highs", "duckdb"},
-    pool="duckdb_writer",
+def operator_metadata(trades: pd.DataFrame, outcomes: pd.DataFrame, accounts: pd.DataFrame,
+                      results: list[ShardResult]) -> dict:
+    """What an operator reads at a glance: accounts and households processed, who was held out or
+    not solved and why, solver outcomes, taxes realized. Account numbers are masked (last four)."""
+    status = outcomes["status"].value_counts().to_dict()
+    solved = set(outcomes.loc[outcomes["status"] != "held_out", "household_id"])
+    account_ids = accounts["account_id"].astype(str).tolist()
+
+    def listed(frame: pd.DataFrame) -> str:
+        if not len(frame):
+            return "none"
+        shown = frame[["household_id", "status", "message"]].head(MAX_LISTED).copy()
+        shown["message"] = shown["message"].fillna("").astype(str).map(lambda m: mask_text(m, account_ids)[:300])
+        more = f"\n\n... and {len(frame) - MAX_LISTED} more (optimizer.household_outcomes)" if len(frame) > MAX_LISTED else ""
+        return shown.to_markdown(index=False) + more
+
+    held = outcomes[outcomes["status"] == "held_out"]
+    not_solved = outcomes[~outcomes["status"].isin(["held_out", "optimal"])]
+    sells = trades[trades["side"] == "sell"] if len(trades) else trades
+    te = outcomes.get("tracking_error_after")
+    return {
+        "dagster/row_count": len(trades),
+        "accounts_processed": int(accounts["household_id"].isin(solved).sum()),
+        "households_optimized": len(solved),
+        "households_held_out": int(status.get("held_out", 0)),
+        "households_not_solved": len(not_solved),
+        "held_out": dg.MetadataValue.md(listed(held)),
+        "not_solved": dg.MetadataValue.md(listed(not_solved)),
+        "solver_outcomes": dg.MetadataValue.json({k: int(v) for k, v in sorted(status.items())}),
+        "estimated_tax": round(float(pd.to_numeric(trades["estimated_tax"], errors="coerce").sum()), 2) if len(trades) else 0.0,
+        "realized_gain": round(float(pd.to_numeric(sells["realized_gain"], errors="coerce").sum()), 2) if len(sells) else 0.0,
+        "trade_value": round(float(trades["trade_value"].sum()), 2) if len(trades) else 0.0,
+        "tracking_error_after_median": round(float(te.median()), 6) if te is not None and te.notna().any()
+        else "not estimated",
+        "shards": dg.MetadataValue.md(pd.DataFrame(
+            [{"shard": r.index, "households": len(r.outcomes), "trades": len(r.trades), "seconds": round(r.seconds, 2)}
+             for r in sorted(results, key=lambda r: r.index)]
+        ).to_markdown(index=False)),
+    }
+
+
+@dg.op(
+    ins={name: dg.In(dg.Nothing) for name in UPSTREAM},
+    out={
+        "shards": dg.DynamicOut(Shard, io_manager_key="shard_io_manager"),
+        "held_out": dg.Out(pd.DataFrame, io_manager_key="shard_io_manager"),
+    },
+    pool="duckdb_writer",  # DuckDB takes one process at a time, readers included
 )
-def household_trades(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
-    """Lot-level sells, security-level buys and gifts per account, written to optimizer.trades
-    (with optimizer.household_outcomes: status, timings and drift per household)."""
+def plan_household_shards(context: dg.OpExecutionContext, duckdb: DuckDBResource, optimizer_fanout: OptimizerFanOut):
+    """Reads the marts once, applies the household holds, estimates the day's risk model and splits
+    the ready households into shards balanced by lot count."""
     as_of = dt.date.fromisoformat(context.partition_key)
-    settings = OptimizerSettings()
-    started = time.perf_counter()
     with duckdb.get_connection() as con:
         marts = read_marts(con)
         holds = read_day(con, "quality.household_holds", as_of)
@@ -66,28 +128,65 @@ def household_trades(context: dg.AssetExecutionContext, duckdb: DuckDBResource) 
     risk_model = estimate_risk_model(price_history, marts["dim_securities"]) if len(price_history) else None
     if risk_model is None:
         context.log.warning(f"no price history for {as_of}: tracking error is not priced or reported")
-    problems = household_problems_from_marts(marts, as_of, settings, risk_model=risk_model)
-    trades, outcomes = optimize_households(problems, settings)
-    held = held_out_outcomes(marts["fct_household_readiness"], list(outcomes.columns))
-    outcomes = pd.concat([outcomes, held], ignore_index=True) if len(held) else outcomes
+    settings = OptimizerSettings(time_limit_seconds=optimizer_fanout.time_limit_seconds)
+    shards = make_shards(marts, as_of, settings, risk_model, optimizer_fanout.shards,
+                         optimizer_fanout.min_households_per_shard)
+    context.log.info(f"{sum(len(s.households) for s in shards)} ready households in {len(shards)} shards: "
+                     + ", ".join(str(len(s.households)) for s in shards))
+    for shard in shards:
+        yield dg.DynamicOutput(shard, mapping_key=shard.key, output_name="shards")
+    yield dg.Output(held_out_outcomes(marts["fct_household_readiness"], OUTCOME_COLUMNS), output_name="held_out")
+
+
+@dg.op(out=dg.Out(ShardResult, io_manager_key="shard_io_manager"), tags={"sleeveless/stage": "solve"})
+def solve_household_shard(context: dg.OpExecutionContext, shard: Shard) -> ShardResult:
+    """Builds and solves the shard's households; never touches DuckDB."""
+    result = solve_shard(shard)
+    status = result.outcomes["status"].value_counts().to_dict() if len(result.outcomes) else {}
+    context.log.info(f"{shard.key}: {len(shard.households)} households in {result.seconds:.1f}s: {status}")
+    return result
+
+
+@dg.op(out=dg.Out(dg.Nothing), pool="duckdb_writer")
+def write_household_trades(
+    context: dg.OpExecutionContext, results: list[ShardResult], held_out: pd.DataFrame, duckdb: DuckDBResource,
+) -> None:
+    """The one DuckDB writer of the optimizer: the day's trades and outcomes, in one transaction
+    (delete-then-insert, so a rerun leaves exactly one copy and a killed run leaves the last one)."""
+    started = time.perf_counter()
+    as_of = dt.date.fromisoformat(context.partition_key)
+    trades, outcomes = combine(results)
+    held_out = held_out.astype({c: outcomes[c].dtype for c in ("household_id", "status", "message")})
+    outcomes = pd.concat([outcomes, held_out], ignore_index=True) if len(held_out) else outcomes
     outcomes = outcomes.sort_values("household_id", kind="stable").reset_index(drop=True)
     with duckdb.get_connection() as con:
-        replace_day(con, "optimizer.trades", trades, as_of, context.run.run_id)
-        replace_day(con, "optimizer.household_outcomes", outcomes, as_of, context.run.run_id)
-    status = outcomes["status"].value_counts().to_dict()
-    held_md = held[["household_id", "message"]].to_markdown(index=False) if len(held) else "none"
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": len(trades),
-            "households_optimized": len(problems),
-            "households_held_out": int(status.get("held_out", 0)),
-            "held_out": dg.MetadataValue.md(held_md),
-            "solver_outcomes": dg.MetadataValue.json({k: int(v) for k, v in status.items()}),
-            "estimated_tax": round(float(pd.to_numeric(trades["estimated_tax"], errors="coerce").sum()), 2),
-            "trade_value": round(float(trades["trade_value"].sum()), 2),
-            "tracking_error_after_median": round(float(outcomes["tracking_error_after"].median()), 6)
-            if "tracking_error_after" in outcomes and outcomes["tracking_error_after"].notna().any()
-            else "not estimated",
-            "seconds": round(time.perf_counter() - started, 2),
-        }
-    )
+        accounts = con.execute("select account_id, household_id from main.dim_accounts").df()
+        con.execute("begin transaction")
+        try:
+            replace_day(con, "optimizer.trades", trades, as_of, context.run.run_id)
+            replace_day(con, "optimizer.household_outcomes", outcomes, as_of, context.run.run_id)
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    metadata = operator_metadata(trades, outcomes, accounts, results)
+    metadata["seconds_writing"] = round(time.perf_counter() - started, 2)
+    context.add_output_metadata(metadata)
+    # The shards of this run are consumed: drop them (a folder store; an S3 prefix expires by lifecycle).
+    folder = Path(shards_location(Home.from_env())) / context.run.run_id
+    if folder.is_dir():
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@dg.graph_asset(
+    ins={name: dg.AssetIn(key=key, dagster_type=dg.Nothing) for name, key in UPSTREAM.items()},
+    partitions_def=as_of_dates,
+    backfill_policy=one_date_per_run,
+    group_name="optimize",
+    kinds={"pyomo", "highs", "duckdb"},
+)
+def household_trades(**upstream):
+    """Lot-level sells, security-level buys and gifts per account, written to optimizer.trades
+    (with optimizer.household_outcomes: status, timings and drift per household)."""
+    shards, held_out = plan_household_shards(**upstream)
+    return write_household_trades(shards.map(solve_household_shard).collect(), held_out)

@@ -33,20 +33,38 @@ TRADE_HOLDS_TABLE = "quality.trade_holds"
 def household_quality_holds(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, quality_gates: QualityGates
 ) -> dg.MaterializeResult:
-    """Households held out by a household-level GX suite (lots, reconciliation, accounts, targets), with reasons."""
-    from expectations.suites import check_accounts, check_lots, check_lots_reconcile, check_targets, household_holds
+    """Households held out by a household-level GX suite (lots, reconciliation, accounts, targets, the
+    30-day history behind recent purchases, the custodian rows as loaded), with reasons."""
+    from expectations.suites import (
+        check_account_history_covers_recent_lots,
+        check_accounts,
+        check_lots,
+        check_lots_reconcile,
+        check_raw_custodian_rows,
+        check_targets,
+        household_holds,
+    )
     from orchestration.defs.quality.checks import MAX_LISTED, failures_table
 
     as_of = dt.date.fromisoformat(context.partition_key)
     docs = quality_gates.docs_dir(as_of)
     with duckdb.get_connection() as con:
         marts = read_marts(con, ["fct_lots", "fct_positions", "dim_accounts", "fct_household_targets"])
+        # the custodian rows as loaded (every custodian's dialect is translated to these at ingestion)
+        raw = {
+            entity: con.execute(f"select * from raw.{entity} where as_of_date = ?", [as_of]).df()
+            for entity in ("positions", "open_lots", "transactions")
+        }
+    household_of = marts["dim_accounts"].set_index("account_id")["household_id"]
     outcomes = [
         check_lots(marts["fct_lots"], as_of, docs_dir=docs),
         check_lots_reconcile(marts["fct_positions"], docs_dir=docs),
         check_accounts(marts["dim_accounts"], docs_dir=docs),
         check_targets(marts["fct_household_targets"], marts["dim_accounts"],
                       tolerance=quality_gates.target_weight_tolerance, docs_dir=docs),
+        check_account_history_covers_recent_lots(
+            marts["fct_lots"], raw["transactions"], as_of, days=quality_gates.wash_sale_history_days, docs_dir=docs),
+        *check_raw_custodian_rows(raw, household_of, as_of, docs_dir=docs),
     ]
     holds = household_holds(outcomes)
     with duckdb.get_connection() as con:
@@ -90,12 +108,10 @@ def household_trade_holds(
     with duckdb.get_connection() as con:
         marts = read_marts(con)
         trades = read_day(con, "optimizer.trades", as_of)
-        restrictions = read_marts(con, ["fct_trading_restrictions"]).get("fct_trading_restrictions") \
-            if _has_table(con, "fct_trading_restrictions") else None
     frames = trade_safety_frame(
         trades, marts["fct_lots"], marts["fct_account_cash"], marts["fct_buy_restrictions"],
         marts["fct_wash_sale_windows"], marts["fct_requests"], marts["dim_securities"],
-        restrictions, marts["dim_accounts"],
+        marts["fct_trading_restrictions"], marts["dim_accounts"],
     )
     values = marts["dim_households"].set_index("household_id")["market_value"].astype(float)
     outcomes = check_trades(frames, max_turnover=quality_gates.max_turnover, household_values=values,
@@ -129,8 +145,3 @@ def household_trade_holds(
         )],
     )
 
-
-def _has_table(con, name: str) -> bool:
-    return bool(con.execute(
-        "select count(*) from information_schema.tables where table_name = ?", [name]
-    ).fetchone()[0])

@@ -20,7 +20,9 @@ from orchestration.defs.partitions import as_of_dates
 from orchestration.defs.quality.resources import QualityGates
 from orchestration.lib.warehouse import read_day, read_marts
 
-MAX_LISTED = 100  # rows of a holds table shown in metadata (the full list is in quality.household_holds)
+MAX_LISTED = 100
+# Checks read the DuckDB file: in a multiprocess run they queue behind its one writer.
+DUCKDB_POOL = "duckdb_writer"  # rows of a holds table shown in metadata (the full list is in quality.household_holds)
 
 
 def _sample(f) -> str:
@@ -92,7 +94,7 @@ def _as_of(context) -> dt.date:
 
 # --- firm gates -----------------------------------------------------------------------------------
 
-@dg.asset_check(asset=dg.AssetKey(["raw", "ingested_files"]), blocking=True, partitions_def=as_of_dates)
+@dg.asset_check(asset=dg.AssetKey(["raw", "ingested_files"]), blocking=True, partitions_def=as_of_dates, pool=DUCKDB_POOL)
 def custodian_files_present(context, duckdb: DuckDBResource, quality_gates: QualityGates) -> dg.AssetCheckResult:
     """Firm gate: every required custodian file of the day (prices, positions, lots, ...) was ingested with rows."""
     from expectations.suites import check_custodian_files
@@ -103,7 +105,7 @@ def custodian_files_present(context, duckdb: DuckDBResource, quality_gates: Qual
     return gate_result(check_custodian_files(ledger, as_of, docs_dir=quality_gates.docs_dir(as_of)))
 
 
-@dg.asset_check(asset=dg.AssetKey(["dim_securities"]), blocking=True, partitions_def=as_of_dates,
+@dg.asset_check(asset=dg.AssetKey(["dim_securities"]), blocking=True, partitions_def=as_of_dates, pool=DUCKDB_POOL,
                 additional_deps=[dg.AssetKey(["fct_lots"]), dg.AssetKey(["fct_household_targets"])])
 def prices_fresh_and_positive(context, duckdb: DuckDBResource, quality_gates: QualityGates) -> dg.AssetCheckResult:
     """Firm gate: every held or target security has a price > 0, no older than the configured age."""
@@ -118,7 +120,7 @@ def prices_fresh_and_positive(context, duckdb: DuckDBResource, quality_gates: Qu
     ))
 
 
-@dg.asset_check(asset=dg.AssetKey(["fct_positions"]), blocking=True, partitions_def=as_of_dates)
+@dg.asset_check(asset=dg.AssetKey(["fct_positions"]), blocking=True, partitions_def=as_of_dates, pool=DUCKDB_POOL)
 def accounts_reconcile_within_threshold(context, duckdb: DuckDBResource, quality_gates: QualityGates) -> dg.AssetCheckResult:
     """Firm gate: at most the configured share of accounts have lots that do not reconcile with positions
     (below it, those households are held out one by one)."""
@@ -133,7 +135,7 @@ def accounts_reconcile_within_threshold(context, duckdb: DuckDBResource, quality
     return gate_result(outcome, extra={"max_unreconciled_account_share": quality_gates.max_unreconciled_account_share})
 
 
-@dg.asset_check(asset=dg.AssetKey(["fct_wash_sale_windows"]), blocking=True, partitions_def=as_of_dates)
+@dg.asset_check(asset=dg.AssetKey(["fct_wash_sale_windows"]), blocking=True, partitions_def=as_of_dates, pool=DUCKDB_POOL)
 def transaction_history_covers_wash_sale_window(
     context, duckdb: DuckDBResource, quality_gates: QualityGates
 ) -> dg.AssetCheckResult:
@@ -153,7 +155,7 @@ def transaction_history_covers_wash_sale_window(
 
 # --- household gates (fail only on what cannot be pinned on a household) ----------------------------
 
-@dg.asset_check(asset=dg.AssetKey(["fct_lots"]), blocking=True, partitions_def=as_of_dates)
+@dg.asset_check(asset=dg.AssetKey(["fct_lots"]), blocking=True, partitions_def=as_of_dates, pool=DUCKDB_POOL)
 def lots_are_sound(context, duckdb: DuckDBResource, quality_gates: QualityGates) -> dg.AssetCheckResult:
     """Lots: quantity > 0, basis >= 0, acquired no later than the as-of date, unique lot ids."""
     from expectations.suites import check_lots
@@ -164,7 +166,7 @@ def lots_are_sound(context, duckdb: DuckDBResource, quality_gates: QualityGates)
     return household_gate_result(check_lots(lots, as_of, docs_dir=quality_gates.docs_dir(as_of)))
 
 
-@dg.asset_check(asset=dg.AssetKey(["dim_accounts"]), blocking=True, partitions_def=as_of_dates)
+@dg.asset_check(asset=dg.AssetKey(["dim_accounts"]), blocking=True, partitions_def=as_of_dates, pool=DUCKDB_POOL)
 def every_account_in_one_household(context, duckdb: DuckDBResource, quality_gates: QualityGates) -> dg.AssetCheckResult:
     """Every account in exactly one household (an account in two holds both; in none stops the firm)."""
     from expectations.suites import check_accounts
@@ -175,7 +177,7 @@ def every_account_in_one_household(context, duckdb: DuckDBResource, quality_gate
     return household_gate_result(check_accounts(accounts, docs_dir=quality_gates.docs_dir(as_of)))
 
 
-@dg.asset_check(asset=dg.AssetKey(["fct_household_targets"]), blocking=True, partitions_def=as_of_dates,
+@dg.asset_check(asset=dg.AssetKey(["fct_household_targets"]), blocking=True, partitions_def=as_of_dates, pool=DUCKDB_POOL,
                 additional_deps=[dg.AssetKey(["dim_accounts"])])
 def targets_sum_to_one(context, duckdb: DuckDBResource, quality_gates: QualityGates) -> dg.AssetCheckResult:
     """Every household has a target whose weights sum to 1."""
@@ -190,7 +192,7 @@ def targets_sum_to_one(context, duckdb: DuckDBResource, quality_gates: QualityGa
     ))
 
 
-@dg.asset_check(asset=dg.AssetKey(["household_quality_holds"]), blocking=True, partitions_def=as_of_dates,
+@dg.asset_check(asset=dg.AssetKey(["household_quality_holds"]), blocking=True, partitions_def=as_of_dates, pool=DUCKDB_POOL,
                 additional_deps=[dg.AssetKey(["fct_household_readiness"])])
 def held_households_within_threshold(context, duckdb: DuckDBResource, quality_gates: QualityGates) -> dg.AssetCheckResult:
     """Firm gate: if more than the configured share of households is held out (GX holds or the

@@ -7,6 +7,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from orchestration.lib.masking import mask_frame
 from orchestration.defs.partitions import as_of_dates, one_date_per_run
 from orchestration.lib.warehouse import replace_day
 from taxlots.pipeline import engine_books
@@ -60,7 +61,7 @@ def engine_lot_basis_asset(context: dg.AssetExecutionContext, duckdb: DuckDBReso
         replace_day(con, "taxlots.engine_lot_basis", result, as_of, context.run.run_id)
         replace_day(con, "taxlots.household_realized", households, as_of, context.run.run_id)
     differing = result[result["basis_difference_reason"].notna()]
-    sample = differing[["account_id", "lot_id", "basis_difference", "basis_difference_reason"]].head(20)
+    sample = mask_frame(differing[["account_id", "lot_id", "basis_difference", "basis_difference_reason"]].head(20))
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(result),

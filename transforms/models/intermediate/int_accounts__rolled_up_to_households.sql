@@ -22,6 +22,10 @@ final as (
         arg_min(ordinary_income, account_id) as ordinary_income,
         arg_min(advisory_fee_bps, account_id) as advisory_fee_bps,
         arg_min(annual_tax_budget, account_id) as annual_tax_budget,
+        arg_min(risk_aversion, account_id) as risk_aversion,
+        arg_min(tax_weight, account_id) as tax_weight,
+        arg_min(trading_cost_bps, account_id) as trading_cost_bps,
+        arg_min(tracking_error_cap, account_id) as tracking_error_cap,
 
         ---------- counts and flags
         count(distinct account_id) as account_count,

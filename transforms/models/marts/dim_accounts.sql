@@ -29,6 +29,11 @@ final as (
         -- the custodian's own number (from its account master); null when it delivers the canonical layout
         cast(custodian_numbers.custodian_account_number as varchar) as custodian_account_number,
 
+        ---------- account instructions
+        cast(accounts.cash_minimum as double) as cash_minimum,
+        cast(accounts.trading_locked as boolean) as trading_locked,
+        cast(accounts.preferred_asset_classes as varchar) as preferred_asset_classes,
+
     from accounts
     left join custodian_numbers
         on accounts.account_id = custodian_numbers.account_id

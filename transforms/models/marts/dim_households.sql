@@ -107,6 +107,12 @@ final as (
         cast(advisory_fee_bps as double) as advisory_fee_bps,
         cast(annual_tax_budget as double) as annual_tax_budget,
 
+        ---------- the optimizer's settings for this household (null: the firm default)
+        cast(risk_aversion as double) as risk_aversion,
+        cast(tax_weight as double) as tax_weight,
+        cast(trading_cost_bps as double) as trading_cost_bps,
+        cast(tracking_error_cap as double) as tracking_error_cap,
+
         ---------- marginal rates
         cast(federal_st_rate as double) as federal_st_rate,
         cast(federal_lt_rate as double) as federal_lt_rate,

@@ -1,6 +1,6 @@
--- Securities an account must not buy: never_buy_security rows, plus every security of an excluded
--- GICS sector (sector names compared case- and space-insensitively). One row per account x
--- security; reasons '; '-joined when several apply.
+-- Securities an account must not buy: never_buy_security and never_hold_security rows, plus every
+-- security of an excluded GICS sector (sector names compared case- and space-insensitively). One
+-- row per account x security; reasons '; '-joined when several apply.
 
 with
 
@@ -21,10 +21,10 @@ never_buy as (
     select
         account_id,
         restriction_value as security_id,
-        'never_buy_security' as reason,
+        restriction_type as reason,
 
     from restrictions
-    where restriction_type = 'never_buy_security'
+    where restriction_type in ('never_buy_security', 'never_hold_security')
 
 ),
 

@@ -31,6 +31,17 @@ final as (
         advisory_fee_bps,
         annual_tax_budget,
 
+        ---------- account instructions (blank: none)
+        coalesce(cash_minimum, 0.0) as cash_minimum,
+        coalesce(trading_locked, false) as trading_locked,
+        nullif(trim(preferred_asset_classes), '') as preferred_asset_classes,
+
+        ---------- household overrides of the optimizer's settings (blank: firm default)
+        risk_aversion,
+        tax_weight,
+        trading_cost_bps,
+        tracking_error_cap,
+
         ---------- lineage
         as_of_date,
         source_file,

@@ -1,0 +1,225 @@
+"""The whole daily pipeline on large synthetic firms: time and peak memory per stage, households per
+second, and the optimization stage's fan-out with 1 vs 2 workers.
+
+    .venv/bin/python bench/bench_firm_scale.py --sizes 1000            # what docs/scale.md reports
+    .venv/bin/python bench/bench_firm_scale.py --sizes 1000 10000 --workers 1 2 --out /tmp/scale.json
+
+For each size it (1) generates the firm (synthetic.write_synthetic_firm, seed 7), (2) runs the day
+with ``sleeveless run-day`` (the local default: in-process executor) in a child process, sampling
+the child's resident memory every 0.2 s and attributing the samples to Dagster's step windows, and
+(3) reruns the optimizer alone (job ``optimize_day``, multiprocess executor, one process per shard)
+with each worker count and the same shards, so the ratio isolates parallelism. Memory is the sum
+over the run's process tree (the executor and its step processes).
+
+Everything is written under --root (default /tmp/sleeveless_scale); dbt's target under it too.
+Numbers on a shared machine are noisy: run it twice and read the lower.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+AS_OF = "2026-11-20"
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+def tree_rss(pid: int) -> int:
+    """Resident memory of a process and all its descendants, in bytes."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        total += _rss_bytes(p)
+        todo.extend(_children(p))
+    return total
+
+
+class Sampled:
+    """Runs a command, sampling its process tree's memory: [(unix time, bytes)]."""
+
+    def __init__(self, cmd: list[str], env: dict, interval: float = 0.2):
+        self.cmd, self.env, self.interval = cmd, env, interval
+        self.samples: list[tuple[float, int]] = []
+
+    def run(self) -> tuple[float, str]:
+        started = time.time()
+        process = subprocess.Popen(self.cmd, env=self.env, cwd=ROOT, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True)
+        done = threading.Event()
+
+        def sample():
+            while not done.is_set():
+                self.samples.append((time.time(), tree_rss(process.pid)))
+                done.wait(self.interval)
+
+        thread = threading.Thread(target=sample, daemon=True)
+        thread.start()
+        output = process.communicate()[0]
+        done.set()
+        thread.join()
+        if process.returncode:
+            raise SystemExit(f"{' '.join(self.cmd)} failed ({process.returncode}):\n{output[-4000:]}")
+        return time.time() - started, output
+
+    def peak(self, start: float | None = None, end: float | None = None) -> int:
+        inside = [b for t, b in self.samples if (start is None or t >= start - 0.2) and (end is None or t <= end + 0.2)]
+        return max(inside, default=0)
+
+
+def _env(home: Path, **extra) -> dict:
+    env = dict(os.environ)
+    env.update(SLEEVELESS_HOME=str(home), DAGSTER_HOME=str(home / "dagster_home"),
+               DBT_TARGET_PATH=str(home.parent / "dbt_target"), **extra)
+    env.pop("SLEEVELESS_DUCKDB_PATH", None)
+    return env
+
+
+def _step_stats(home: Path, run_id: str) -> list[dict]:
+    os.environ["DAGSTER_HOME"] = str(home / "dagster_home")
+    from dagster import DagsterInstance
+
+    with DagsterInstance.from_config(str(home / "dagster_home")) as instance:
+        return [
+            {"step": s.step_key, "start": s.start_time, "end": s.end_time, "seconds": s.end_time - s.start_time}
+            for s in instance.get_run_step_stats(run_id) if s.start_time and s.end_time
+        ]
+
+
+def stage_of(step: str) -> str:
+    """Steps grouped into the stages docs/performance.md reports."""
+    if step == "custodian_files":
+        return "ingest"
+    if step.startswith("raw__") or step.endswith(("_present",)):
+        return "gx gates"
+    if step.startswith("taxlots"):
+        return "tax-lot engine"
+    if step == "warehouse_models":
+        return "dbt build"
+    if step.startswith("household_trades.solve"):
+        return "optimize: solve shards"
+    if step.startswith("household_trades."):
+        return "optimize: plan + write"
+    if step.endswith("trades_are_safe"):
+        return "trade gate"
+    if step in ("order_files", "taxes_saved_report"):
+        return "orders + reports"
+    return "gx gates"
+
+
+GB = 1024 ** 3
+
+
+def bench_day(home: Path, households: int) -> dict:
+    gen = Sampled([PYTHON, "-m", "sleeveless.cli", "--home", str(home), "generate", "--as-of", AS_OF,
+                   "--households", str(households), "--seed", "7"], _env(home))
+    gen_seconds, _ = gen.run()
+    day = Sampled([PYTHON, "-m", "sleeveless.cli", "--home", str(home), "run-day", "--as-of", AS_OF], _env(home))
+    day_seconds, output = day.run()
+    run_id = re.search(r"run id ([0-9a-f-]{36})", output).group(1)
+    steps = _step_stats(home, run_id)
+    stages: dict[str, dict] = {}
+    for s in steps:
+        stage = stages.setdefault(stage_of(s["step"]), {"seconds": 0.0, "peak_gb": 0.0, "start": s["start"], "end": s["end"]})
+        stage["seconds"] += s["seconds"]
+        stage["start"], stage["end"] = min(stage["start"], s["start"]), max(stage["end"], s["end"])
+    for stage in stages.values():
+        stage["peak_gb"] = round(day.peak(stage.pop("start"), stage.pop("end")) / GB, 2)
+        stage["seconds"] = round(stage["seconds"], 1)
+    return {
+        "households": households, "generate_seconds": round(gen_seconds, 1), "generate_peak_gb": round(gen.peak() / GB, 2),
+        "day_seconds": round(day_seconds, 1), "day_peak_gb": round(day.peak() / GB, 2),
+        "households_per_second": round(households / day_seconds, 2), "stages": stages, "run_id": run_id,
+    }
+
+
+OPTIMIZE = """
+import sys, dagster as dg
+from orchestration.lib.reconstruct import optimize_day_job
+shards = int(sys.argv[2])
+config = {"resources": {"optimizer_fanout": {"config": {"shards": shards, "min_households_per_shard": 1}}}}
+with dg.execute_job(dg.reconstructable(optimize_day_job), instance=dg.DagsterInstance.get(), run_config=config,
+                    tags={"dagster/partition": sys.argv[1]}) as result:
+    print("run id", result.run_id, "success", result.success)
+"""
+
+
+def bench_optimize(home: Path, households: int, workers: int, shards: int) -> dict:
+    run = Sampled([PYTHON, "-c", OPTIMIZE, AS_OF, str(shards)], _env(home, SLEEVELESS_WORKERS=str(workers)))
+    seconds, output = run.run()
+    run_id = re.search(r"run id ([0-9a-f-]{36})", output).group(1)
+    assert "success True" in output, output[-2000:]
+    steps = _step_stats(home, run_id)
+    solves = [s for s in steps if ".solve_household_shard" in s["step"]]
+    span = max(s["end"] for s in solves) - min(s["start"] for s in solves)
+    return {
+        "households": households, "workers": workers, "shards": shards, "seconds": round(seconds, 1),
+        "solve_span_seconds": round(span, 1), "solve_step_seconds": round(sum(s["seconds"] for s in solves), 1),
+        "peak_gb": round(run.peak() / GB, 2), "households_per_second": round(households / seconds, 2),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000])
+    parser.add_argument("--workers", type=int, nargs="*", default=[1, 2], help="none: skip the fan-out runs")
+    parser.add_argument("--shards", type=int, default=0, help="shards for the fan-out runs (default: max workers)")
+    parser.add_argument("--root", default="/tmp/sleeveless_scale")
+    parser.add_argument("--skip-day", action="store_true", help="reuse an existing day, time the fan-out only")
+    parser.add_argument("--out", help="write the results as JSON here")
+    args = parser.parse_args(argv)
+    shards = args.shards or max(args.workers, default=1)
+    results = {"days": [], "optimize": []}
+    for n in args.sizes:
+        home = Path(args.root) / f"firm_{n}"
+        if not args.skip_day:
+            day = bench_day(home, n)
+            results["days"].append(day)
+            print(f"\n{n} households: day {day['day_seconds']} s, peak {day['day_peak_gb']} GB, "
+                  f"{day['households_per_second']} households/s (generate {day['generate_seconds']} s)")
+            print("| stage | seconds | peak GB |\n|---|---|---|")
+            for stage, s in day["stages"].items():
+                print(f"| {stage} | {s['seconds']} | {s['peak_gb']} |")
+        runs = [bench_optimize(home, n, w, shards) for w in args.workers]
+        results["optimize"].extend(runs)
+        if not runs:
+            continue
+        print(f"\n{n} households, optimize_day, {shards} shards:")
+        print("| workers | stage seconds | solve span s | sum of solve steps s | peak GB | households/s |\n|---|---|---|---|---|---|")
+        for r in runs:
+            print(f"| {r['workers']} | {r['seconds']} | {r['solve_span_seconds']} | {r['solve_step_seconds']} | "
+                  f"{r['peak_gb']} | {r['households_per_second']} |")
+        if len(runs) >= 2:
+            print(f"speed-up {runs[0]['workers']} -> {runs[-1]['workers']} workers: stage "
+                  f"{runs[0]['seconds'] / runs[-1]['seconds']:.2f}x, solve span "
+                  f"{runs[0]['solve_span_seconds'] / runs[-1]['solve_span_seconds']:.2f}x")
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""The optimizer's fan-out knobs and where shards travel between steps.
+
+Shards (inputs) and shard results go through ``shard_io_manager``: pickles under
+``$SLEEVELESS_HOME/shards/<run id>/`` (override: ``SLEEVELESS_SHARDS_DIR``). Under the k8s executor
+every pod must see that folder (a ReadWriteMany volume mounted at the same path, see
+deploy/k8s/daily_run_k8s.yaml), or ``SLEEVELESS_SHARDS_DIR=s3://bucket/prefix`` puts them in S3.
+The collecting step deletes its run's folder once the day is written.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from orchestration.lib.home import Home
+
+
+class OptimizerFanOut(dg.ConfigurableResource):
+    """How the household optimization is split. Per run: ``resources.optimizer_fanout.config``."""
+
+    shards: int = 4
+    """Shards to split the ready households into (solve steps that may run in parallel)."""
+    min_households_per_shard: int = 25
+    """Fewer shards when there are not this many households per shard (a step's start-up costs seconds)."""
+    time_limit_seconds: float = 10.0
+    """HiGHS time limit per household; a household that reaches it gets no trades, its shard goes on."""
+
+
+def shards_location(home: Home) -> str:
+    return os.environ.get("SLEEVELESS_SHARDS_DIR") or str(home.root / "shards")
+
+
+def shard_io_manager_for(location: str):
+    if location.startswith("s3://"):
+        from dagster_aws.s3 import S3PickleIOManager, S3Resource
+
+        bucket, _, prefix = location.removeprefix("s3://").partition("/")
+        return S3PickleIOManager(
+            s3_resource=S3Resource(endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None),
+            s3_bucket=bucket, s3_prefix=prefix or "shards",
+        )
+    return dg.FilesystemIOManager(base_dir=location)
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    # SLEEVELESS_SOLVER_TIME_LIMIT: the per-household limit without editing run config (a loaded machine,
+    # a test that compares two runs and must not have one of them stop a household at the limit).
+    time_limit = float(os.environ.get("SLEEVELESS_SOLVER_TIME_LIMIT", "10"))
+    return dg.Definitions(resources={
+        "optimizer_fanout": OptimizerFanOut(time_limit_seconds=time_limit),
+        "shard_io_manager": shard_io_manager_for(shards_location(Home.from_env())),
+    })

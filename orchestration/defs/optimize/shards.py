@@ -1,0 +1,121 @@
+"""Splitting a day's households into shards that solve independently (pure, no Dagster, no I/O).
+
+A shard carries the mart rows of its households only, so a worker (a process, or a pod under the
+k8s executor) builds and solves its households without touching DuckDB: the one writer is the step
+that collects the shards. Households are independent problems (optimization/optimize.py), so the
+union of the shards' results is the single-process result, whatever the shard count.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import heapq
+import time
+from collections.abc import Mapping
+
+import pandas as pd
+
+from optimization import OptimizerSettings, household_problems_from_marts, optimize_households
+
+SHARD_MARTS_BY_HOUSEHOLD = "household_id"
+SHARD_MARTS_BY_ACCOUNT = "account_id"
+
+
+@dataclasses.dataclass(frozen=True)
+class Shard:
+    """What one solve step needs: its households' mart rows, the day's risk model and the knobs."""
+
+    index: int
+    as_of: dt.date
+    households: tuple[str, ...]
+    frames: Mapping[str, pd.DataFrame]
+    settings: OptimizerSettings
+    risk_model: object | None = None
+
+    @property
+    def key(self) -> str:
+        return f"shard_{self.index:03d}"
+
+
+@dataclasses.dataclass(frozen=True)
+class ShardResult:
+    index: int
+    trades: pd.DataFrame
+    outcomes: pd.DataFrame
+    seconds: float
+
+
+def shard_count(households: int, requested: int, min_households_per_shard: int) -> int:
+    """At most ``requested`` shards, each with at least ``min_households_per_shard`` households
+    (a worker's start-up costs seconds: tiny shards are slower than none); always at least one."""
+    if households <= 0:
+        return 1
+    return max(1, min(requested, households // max(1, min_households_per_shard)))
+
+
+def plan_shards(weights: Mapping[str, float], shards: int) -> list[list[str]]:
+    """Households into ``shards`` groups of similar total weight (lot count: solve time grows with
+    it): heaviest first onto the lightest shard (LPT). Deterministic; each group sorted by id."""
+    groups: list[list[str]] = [[] for _ in range(max(1, shards))]
+    heap = [(0.0, i) for i in range(len(groups))]
+    for household in sorted(weights, key=lambda h: (-float(weights[h]), h)):
+        load, i = heapq.heappop(heap)
+        groups[i].append(household)
+        heapq.heappush(heap, (load + max(1.0, float(weights[household])), i))
+    return [sorted(g) for g in groups]
+
+
+def frames_for(marts: Mapping[str, pd.DataFrame], households: set[str]) -> dict[str, pd.DataFrame]:
+    """The rows of each mart that belong to ``households`` (by household_id, else by their accounts);
+    firm-wide tables (securities) whole."""
+    accounts = marts["dim_accounts"]
+    account_ids = set(accounts.loc[accounts["household_id"].astype(str).isin(households), "account_id"].astype(str))
+    out = {}
+    for name, frame in marts.items():
+        if SHARD_MARTS_BY_HOUSEHOLD in frame.columns:
+            out[name] = frame[frame[SHARD_MARTS_BY_HOUSEHOLD].astype(str).isin(households)].reset_index(drop=True)
+        elif SHARD_MARTS_BY_ACCOUNT in frame.columns:
+            out[name] = frame[frame[SHARD_MARTS_BY_ACCOUNT].astype(str).isin(account_ids)].reset_index(drop=True)
+        else:
+            out[name] = frame
+    return out
+
+
+def make_shards(
+    marts: Mapping[str, pd.DataFrame], as_of: dt.date, settings: OptimizerSettings, risk_model, shards: int,
+    min_households_per_shard: int = 1,
+) -> list[Shard]:
+    """The day's ready households (fct_household_readiness.is_ready, quality holds already applied)
+    in balanced shards."""
+    readiness = marts["fct_household_readiness"]
+    ready = sorted(set(readiness.loc[readiness["is_ready"].astype(bool), "household_id"].astype(str)))
+    lots = marts["fct_lots"]
+    counts = lots["household_id"].astype(str).value_counts()
+    weights = {h: float(counts.get(h, 0)) for h in ready}
+    n = shard_count(len(ready), shards, min_households_per_shard)
+    return [
+        Shard(i, as_of, tuple(group), frames_for(marts, set(group)), settings, risk_model)
+        for i, group in enumerate(plan_shards(weights, n))
+    ]
+
+
+def solve_shard(shard: Shard) -> ShardResult:
+    """Build and solve every household of the shard; one household's failure (bad data, a solver
+    error, a time limit) is that household's outcome, never the shard's (optimize_household)."""
+    started = time.perf_counter()
+    problems = household_problems_from_marts(dict(shard.frames), shard.as_of, shard.settings, risk_model=shard.risk_model)
+    trades, outcomes = optimize_households(problems, shard.settings)
+    return ShardResult(shard.index, trades, outcomes, time.perf_counter() - started)
+
+
+def combine(results: list[ShardResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Shard results in household order: the rows optimize_households gives over all households."""
+    ordered = sorted(results, key=lambda r: r.index)
+    trades = [r.trades for r in ordered if len(r.trades)]
+    outcomes = [r.outcomes for r in ordered if len(r.outcomes)]
+    trades = pd.concat(trades, ignore_index=True) if trades else ordered[0].trades.iloc[0:0]
+    outcomes = pd.concat(outcomes, ignore_index=True) if outcomes else ordered[0].outcomes.iloc[0:0]
+    trades = trades.sort_values("household_id", kind="stable").reset_index(drop=True)
+    outcomes = outcomes.sort_values("household_id", kind="stable").reset_index(drop=True)
+    return trades, outcomes
