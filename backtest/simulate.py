@@ -23,7 +23,8 @@ from taxlots import Security
 
 ACCOUNT = "TAXABLE"
 WASH_WINDOW_DAYS = 30
-BACKTEST_SETTINGS = OptimizerSettings(max_branch_nodes=20)
+# substitutes above target on (the optimizer's default is off): a harvested name is replaced the same day
+BACKTEST_SETTINGS = OptimizerSettings(max_branch_nodes=20, substitute_room=0.01)
 
 
 @dataclass(frozen=True)

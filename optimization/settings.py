@@ -99,7 +99,10 @@ class OptimizerSettings:
     # A security may be bought above its target by up to this weight of V_after (and never by
     # more than the sellable loss-lot value of OTHER identical groups in its sector): the room a
     # wash-sale substitute needs to stand in for a harvested holding. 0: never buy above target.
-    substitute_room: float = 0.01
+    # Off by default: with the tracking-error term priced, the extra buy room makes the
+    # branch-and-bound blow up on some households (0.1 s -> the 10 s time limit, measured on the
+    # demo firm); 0.01 is the value to try with risk_aversion 0 (docs/optimizer-benchmark.md).
+    substitute_room: float = 0.0
 
     # --- order generation ------------------------------------------------------------------
     min_trade_value: float = 25.0  # smaller trades dropped (not full-lot sells, not requests)

@@ -299,7 +299,7 @@ def test_harvest_with_the_group_blocked_buys_a_same_sector_substitute():
     b.target("H1", "AAA", 0.25).target("H1", "CCC", 0.25).target("H1", "BBB", 0.5).target("H1", "CASH", 0.0)
     b.lot("A1", "T1", "AAA", 25, 200.0, RECENT).lot("C1", "T1", "CCC", 25, 100.0, LONG_AGO)
     b.lot("B1", "T1", "BBB", 50, 100.0, LONG_AGO)
-    trades, outcomes = run(b, OptimizerSettings())
+    trades, outcomes = run(b, OptimizerSettings(substitute_room=0.01))
     reasons = dict(zip(zip(trades.side, trades.security_id), trades.reason))
     assert reasons[("sell", "AAA")] == "tax_loss_harvest"
     assert reasons.get(("buy", "CCC")) == "wash_sale_substitute"
