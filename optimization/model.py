@@ -640,27 +640,21 @@ def household_standard_form(problem: HouseholdProblem, settings: OptimizerSettin
     sf.add_coefs(br, b_relief, 1.0)
     sf.add_coefs(br, z_of_sec[sw_secs], relief_max)
 
-    # --- sector_weight_deviation[b]: the same, summed over the bucket's holdings -----------------
-    sec_rhs = sum_by(bucket_of, weights=dev_rhs, minlength=n_buck)
-    sec = sf.add_rows("sector_weight_deviation", buckets, sec_rhs, sec_rhs)
-    sec_of_lot = sec[bucket_of[lots.security]]
-    sf.add_coefs(np.full(n_acc, sec[bucket_of[-1]]), cash_after, 1.0)
-    sf.add_coefs(sec_of_lot, sell, -f.lot_price)
-    sf.add_coefs(sec_of_lot[gift_lots], gift, -f.lot_price[gift_lots])
-    sf.add_coefs(sec[bucket_of[f.buy_security]], buy, buy_price)
-    sf.add_coefs(np.repeat(sec, KS), s_over, -1.0)
-    sf.add_coefs(np.repeat(sec, KS), s_under, 1.0)
+    # --- sector_weight_deviation[b] and asset_class_weight_deviation[c]: the same, summed over
+    # the group's holdings (group_of: holding -> group index, CASH last)
+    def group_deviation_rows(name, labels, group_of, n_groups, over_cols, under_cols, k_tiers):
+        rhs = sum_by(group_of, weights=dev_rhs, minlength=n_groups)
+        rows = sf.add_rows(name, labels, rhs, rhs)
+        of_lot = rows[group_of[lots.security]]
+        sf.add_coefs(np.full(n_acc, rows[group_of[-1]]), cash_after, 1.0)
+        sf.add_coefs(of_lot, sell, -f.lot_price)
+        sf.add_coefs(of_lot[gift_lots], gift, -f.lot_price[gift_lots])
+        sf.add_coefs(rows[group_of[f.buy_security]], buy, buy_price)
+        sf.add_coefs(np.repeat(rows, k_tiers), over_cols, -1.0)
+        sf.add_coefs(np.repeat(rows, k_tiers), under_cols, 1.0)
 
-    # --- asset_class_weight_deviation[c]: the same, summed over the asset class's holdings --------
-    cls_rhs = sum_by(class_of, weights=dev_rhs, minlength=n_cls)
-    cls = sf.add_rows("asset_class_weight_deviation", classes, cls_rhs, cls_rhs)
-    cls_of_lot = cls[class_of[lots.security]]
-    sf.add_coefs(np.full(n_acc, cls[class_of[-1]]), cash_after, 1.0)
-    sf.add_coefs(cls_of_lot, sell, -f.lot_price)
-    sf.add_coefs(cls_of_lot[gift_lots], gift, -f.lot_price[gift_lots])
-    sf.add_coefs(cls[class_of[f.buy_security]], buy, buy_price)
-    sf.add_coefs(np.repeat(cls, KC), c_over, -1.0)
-    sf.add_coefs(np.repeat(cls, KC), c_under, 1.0)
+    group_deviation_rows("sector_weight_deviation", buckets, bucket_of, n_buck, s_over, s_under, KS)
+    group_deviation_rows("asset_class_weight_deviation", classes, class_of, n_cls, c_over, c_under, KC)
 
     # --- cash_balance[a]: cash_after = cash + proceeds - purchases - withdrawal -----------------
     cash_rows = sf.add_rows("cash_balance", acc_ids, f.cash - f.withdrawal, f.cash - f.withdrawal)
