@@ -265,6 +265,38 @@ def test_a_run_killed_mid_optimization_then_rerun_leaves_one_copy_and_whole_orde
     assert (manifest.set_index("file")["sha256"] == pd.Series(digest)[manifest["file"]].values).all()
 
 
+def test_the_next_day_starts_each_household_from_the_basis_the_daily_run_stored(firm):
+    """The daily run keeps each household's root-LP basis (optimizer.household_bases); the next as-of
+    date reads it (never the day's own) and its root LPs start there: same optimum, fewer simplex
+    iterations. A basis that no longer decodes only costs its household a cold start."""
+    from optimization import OptimizerSettings
+    from orchestration.lib.warehouse import read_day, read_marts, read_previous_bases
+
+    next_day = AS_OF + dt.timedelta(days=1)
+    with duckdb.connect(str(firm["home"].duckdb_path), read_only=True) as con:
+        marts = read_marts(con)
+        stored = read_day(con, "optimizer.household_bases", AS_OF)
+        assert read_previous_bases(con, AS_OF) == {}  # a rerun of the day starts where the first run did
+        bases = read_previous_bases(con, next_day)
+    optimal = firm["reference_outcomes"].query("status == 'optimal'")
+    assert sorted(stored["household_id"]) == sorted(bases) == sorted(optimal["household_id"])
+    broken = sorted(bases)[0]
+    bases[broken] = b"not a basis"
+    settings = OptimizerSettings(time_limit_seconds=600)
+    [shard] = make_shards(marts, AS_OF, settings, None, shards=1, warm_starts=bases)
+    [cold] = make_shards(marts, AS_OF, settings, None, shards=1)
+    warm_result, cold_result = solve_shard(shard), solve_shard(cold)
+    warm = warm_result.outcomes.set_index("household_id")
+    cold_outcomes = cold_result.outcomes.set_index("household_id")
+    assert not warm.loc[broken, "warm_started"]
+    assert warm.drop(index=broken)["warm_started"].all() and not cold_outcomes["warm_started"].any()
+    assert warm.loc[warm.status == "optimal", "objective"].round(4).equals(
+        cold_outcomes.loc[warm.status == "optimal", "objective"].round(4))
+    others = warm.index != broken
+    assert warm.loc[others, "root_iterations"].sum() < cold_outcomes.loc[others, "root_iterations"].sum()
+    assert sorted(warm_result.bases) == sorted(optimal["household_id"])  # today's, for tomorrow
+
+
 def test_a_household_whose_solve_fails_does_not_fail_its_shard(firm):
     """Bad data in one household: its outcome says why, its shard's other households trade as before."""
     from optimization import OptimizerSettings

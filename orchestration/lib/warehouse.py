@@ -56,5 +56,51 @@ def _add_new_columns(con: duckdb.DuckDBPyConnection, table: str) -> None:
             con.execute(f'alter table {table} add column "{name}" {kind}')
 
 
+BASES_TABLE = "optimizer.household_bases"  # as_of_date, run_id, household_id, basis (optimization.warm)
+BASES_KEPT_DAYS = 3  # the day written and the two as-of dates before it: reruns of recent days stay warm
+
+
+def read_previous_bases(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> dict[str, bytes]:
+    """Each household's root-LP basis of the latest as-of date *before* ``as_of``. Never the day's
+    own: a rerun of the day must start from the basis the first run started from, or it could land
+    on another optimal vertex and write different order files."""
+    if not _table_exists(con, BASES_TABLE):
+        return {}
+    rows = con.execute(
+        f"select household_id, basis from {BASES_TABLE} "
+        f"where as_of_date = (select max(as_of_date) from {BASES_TABLE} where as_of_date < ?)",
+        [as_of],
+    ).fetchall()
+    return {str(household): bytes(blob) for household, blob in rows}
+
+
+def write_bases(con: duckdb.DuckDBPyConnection, bases: pd.DataFrame, as_of: dt.date, run_id: str) -> None:
+    """The day's bases (household_id, basis), replacing the day's, then the old days dropped.
+    Part of the optimizer writer's transaction."""
+    con.execute("create schema if not exists optimizer")
+    con.execute(
+        f"create table if not exists {BASES_TABLE} "
+        "(as_of_date date, run_id varchar, household_id varchar, basis blob)"
+    )
+    replace_day(con, BASES_TABLE, bases, as_of, run_id)
+    forget_old_bases(con, as_of)
+
+
+def forget_old_bases(con: duckdb.DuckDBPyConnection, as_of: dt.date, keep: int = BASES_KEPT_DAYS) -> None:
+    """Drop bases older than the ``keep - 1`` as-of dates before ``as_of`` (a basis is only a hint)."""
+    dates = [row[0] for row in con.execute(
+        f"select distinct as_of_date from {BASES_TABLE} where as_of_date < ? order by 1 desc", [as_of]
+    ).fetchall()]
+    if len(dates) >= keep:
+        con.execute(f"delete from {BASES_TABLE} where as_of_date < ?", [dates[keep - 2]])
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".")
+    return bool(con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
+    ).fetchone()[0])
+
+
 def read_day(con: duckdb.DuckDBPyConnection, table: str, as_of: dt.date) -> pd.DataFrame:
     return con.execute(f"select * exclude (as_of_date, run_id) from {table} where as_of_date = ?", [as_of]).df()

@@ -23,11 +23,25 @@ from dagster_duckdb import DuckDBResource
 from optimization import OUTCOME_COLUMNS, OptimizerSettings
 from optimization.risk import estimate_risk_model
 from orchestration.defs.optimize.resources import OptimizerFanOut, shards_location
-from orchestration.defs.optimize.shards import Shard, ShardResult, combine, make_shards, solve_shard
+from orchestration.defs.optimize.shards import (
+    Shard,
+    ShardResult,
+    combine,
+    combined_bases,
+    make_shards,
+    solve_shard,
+)
 from orchestration.defs.partitions import as_of_dates, one_date_per_run
 from orchestration.lib.home import Home
 from orchestration.lib.masking import mask_text
-from orchestration.lib.warehouse import MARTS, read_day, read_marts, replace_day
+from orchestration.lib.warehouse import (
+    MARTS,
+    read_day,
+    read_marts,
+    read_previous_bases,
+    replace_day,
+    write_bases,
+)
 
 # What the optimizer reads: the marts, the GX household gate (its blocking checks stop this asset
 # for everyone) and the day's price history (the risk model).
@@ -124,15 +138,17 @@ def plan_household_shards(context: dg.OpExecutionContext, duckdb: DuckDBResource
             "select security_id, price_date, close from raw.price_history where as_of_date = ? and price_date <= ?",
             [as_of, as_of],
         ).df()
+        warm_starts = read_previous_bases(con, as_of) if optimizer_fanout.warm_start else {}
     marts["fct_household_readiness"] = apply_quality_holds(marts["fct_household_readiness"], holds)
     risk_model = estimate_risk_model(price_history, marts["dim_securities"]) if len(price_history) else None
     if risk_model is None:
         context.log.warning(f"no price history for {as_of}: tracking error is not priced or reported")
     settings = OptimizerSettings(time_limit_seconds=optimizer_fanout.time_limit_seconds)
     shards = make_shards(marts, as_of, settings, risk_model, optimizer_fanout.shards,
-                         optimizer_fanout.min_households_per_shard)
+                         optimizer_fanout.min_households_per_shard, warm_starts)
     context.log.info(f"{sum(len(s.households) for s in shards)} ready households in {len(shards)} shards: "
-                     + ", ".join(str(len(s.households)) for s in shards))
+                     + ", ".join(str(len(s.households)) for s in shards)
+                     + f"; {sum(len(s.warm_starts) for s in shards)} start from the previous day's basis")
     for shard in shards:
         yield dg.DynamicOutput(shard, mapping_key=shard.key, output_name="shards")
     yield dg.Output(held_out_outcomes(marts["fct_household_readiness"], OUTCOME_COLUMNS), output_name="held_out")
@@ -165,6 +181,7 @@ def write_household_trades(
         try:
             replace_day(con, "optimizer.trades", trades, as_of, context.run.run_id)
             replace_day(con, "optimizer.household_outcomes", outcomes, as_of, context.run.run_id)
+            write_bases(con, combined_bases(results), as_of, context.run.run_id)
             con.execute("commit")
         except BaseException:
             con.execute("rollback")

@@ -25,6 +25,8 @@ class OptimizerFanOut(dg.ConfigurableResource):
     """Fewer shards when there are not this many households per shard (a step's start-up costs seconds)."""
     time_limit_seconds: float = 10.0
     """HiGHS time limit per household; a household that reaches it gets no trades, its shard goes on."""
+    warm_start: bool = True
+    """Start each household's root LP from its basis of the previous as-of date (optimizer.household_bases)."""
 
 
 def shards_location(home: Home) -> str:

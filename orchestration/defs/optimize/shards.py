@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from optimization import OptimizerSettings, household_problems_from_marts, optimize_households
+from optimization import OptimizerSettings, WarmStart, household_problems_from_marts, optimize_households
 
 SHARD_MARTS_BY_HOUSEHOLD = "household_id"
 SHARD_MARTS_BY_ACCOUNT = "account_id"
@@ -32,6 +32,8 @@ class Shard:
     frames: Mapping[str, pd.DataFrame]
     settings: OptimizerSettings
     risk_model: object | None = None
+    # household_id -> its root-LP basis from the previous as-of date (WarmStart.to_bytes); may be empty
+    warm_starts: Mapping[str, bytes] = dataclasses.field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -44,6 +46,7 @@ class ShardResult:
     trades: pd.DataFrame
     outcomes: pd.DataFrame
     seconds: float
+    bases: Mapping[str, bytes] = dataclasses.field(default_factory=dict)  # household_id -> today's root basis
 
 
 def shard_count(households: int, requested: int, min_households_per_shard: int) -> int:
@@ -84,20 +87,33 @@ def frames_for(marts: Mapping[str, pd.DataFrame], households: set[str]) -> dict[
 
 def make_shards(
     marts: Mapping[str, pd.DataFrame], as_of: dt.date, settings: OptimizerSettings, risk_model, shards: int,
-    min_households_per_shard: int = 1,
+    min_households_per_shard: int = 1, warm_starts: Mapping[str, bytes] | None = None,
 ) -> list[Shard]:
     """The day's ready households (fct_household_readiness.is_ready, quality holds already applied)
-    in balanced shards."""
+    in balanced shards, each with its households' previous bases out of ``warm_starts``."""
     readiness = marts["fct_household_readiness"]
     ready = sorted(set(readiness.loc[readiness["is_ready"].astype(bool), "household_id"].astype(str)))
     lots = marts["fct_lots"]
     counts = lots["household_id"].astype(str).value_counts()
     weights = {h: float(counts.get(h, 0)) for h in ready}
     n = shard_count(len(ready), shards, min_households_per_shard)
+    warm_starts = warm_starts or {}
     return [
-        Shard(i, as_of, tuple(group), frames_for(marts, set(group)), settings, risk_model)
+        Shard(i, as_of, tuple(group), frames_for(marts, set(group)), settings, risk_model,
+              {h: warm_starts[h] for h in group if h in warm_starts})
         for i, group in enumerate(plan_shards(weights, n))
     ]
+
+
+def decoded_warm_starts(blobs: Mapping[str, bytes]) -> dict[str, WarmStart]:
+    """The stored bases that still decode; an unreadable one only costs its household a cold start."""
+    out = {}
+    for household, blob in blobs.items():
+        try:
+            out[household] = WarmStart.from_bytes(blob)
+        except Exception:  # noqa: BLE001 - a basis is a hint, never a reason to fail
+            continue
+    return out
 
 
 def solve_shard(shard: Shard) -> ShardResult:
@@ -105,8 +121,11 @@ def solve_shard(shard: Shard) -> ShardResult:
     error, a time limit) is that household's outcome, never the shard's (optimize_household)."""
     started = time.perf_counter()
     problems = household_problems_from_marts(dict(shard.frames), shard.as_of, shard.settings, risk_model=shard.risk_model)
-    trades, outcomes = optimize_households(problems, shard.settings)
-    return ShardResult(shard.index, trades, outcomes, time.perf_counter() - started)
+    sink: dict[str, WarmStart] = {}
+    trades, outcomes = optimize_households(problems, shard.settings, warm_starts=decoded_warm_starts(shard.warm_starts),
+                                           basis_sink=sink)
+    bases = {household: basis.to_bytes() for household, basis in sorted(sink.items())}
+    return ShardResult(shard.index, trades, outcomes, time.perf_counter() - started, bases)
 
 
 def combine(results: list[ShardResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -119,3 +138,10 @@ def combine(results: list[ShardResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
     trades = trades.sort_values("household_id", kind="stable").reset_index(drop=True)
     outcomes = outcomes.sort_values("household_id", kind="stable").reset_index(drop=True)
     return trades, outcomes
+
+
+def combined_bases(results: list[ShardResult]) -> pd.DataFrame:
+    """(household_id, basis) of every household solved to a root basis today, in household order."""
+    rows = sorted((h, blob) for r in results for h, blob in getattr(r, "bases", {}).items())
+    return pd.DataFrame({"household_id": pd.Series([h for h, _ in rows], dtype=object),
+                         "basis": pd.Series([b for _, b in rows], dtype=object)})
