@@ -25,9 +25,12 @@ from synthetic.universe import (
     MODEL_IDS,
     MODEL_NAMES,
     SECTOR_NAMES,
+    TILTED_MODELS,
     WEIGHT_DECIMALS,
     Universe,
     build_universe,
+    direct_index_units,
+    style_scores,
     business_days,
     direct_index_units,
     simulate_prices,
@@ -51,7 +54,8 @@ MARRIED_KIND_WEIGHTS = np.array([1.0, 1.3, 0.35, 0.7, 0.45, 0.5, 0.3])
 SINGLE_KIND_WEIGHTS = np.array([1.0, 0.0, 0.0, 0.7, 0.5, 0.0, 0.0])
 STATES = ("CA", "NY", "TX", "FL", "WA", "MA", "IL", "NJ", "PA", "CO", "GA", "NC", "VA", "AZ", "OR")
 STATE_P = (0.18, 0.12, 0.10, 0.10, 0.06, 0.06, 0.06, 0.06, 0.05, 0.04, 0.04, 0.04, 0.03, 0.03, 0.03)
-MODEL_P = (0.38, 0.20, 0.14, 0.16, 0.06, 0.06)  # aligned with MODEL_IDS
+MODEL_P = (0.38, 0.20, 0.14, 0.16, 0.06, 0.06)  # aligned with the first six MODEL_IDS
+TILTED_P = {"SP500_VALUE_DI": 0.15, "SP500_LOWVOL_DI": 0.15}  # of the SP500_DI households, moved to a tilt
 FEE_BPS = (25.0, 35.0, 50.0, 60.0, 75.0, 85.0, 100.0)
 CUSTODIAN_P = (0.45, 0.35, 0.20)  # aligned with layout.CUSTODIANS
 FRACTIONAL_DECIMALS = {"schwab": 4, "fidelity": 3, "pershing": 6}  # decimals of fractional accounts
@@ -176,7 +180,9 @@ class Models:
     prefix: np.ndarray  # per model: cumulative stock weight of the first k stocks, k = 0..n_stock
 
 
-def build_models(uni: Universe, as_of: dt.date) -> Models:
+def build_models(uni: Universe, as_of: dt.date, scores: dict[str, np.ndarray] | None = None) -> Models:
+    """The model portfolios; ``scores`` (style_scores on the as-of date) adds the factor-tilted
+    direct indexes (TILTED_MODELS), without them their weights are the plain direct index's."""
     version = f"{as_of.year}.{as_of.month}.1"
     n_sec = len(uni.ids)
     scale = 10**WEIGHT_DECIMALS
@@ -191,6 +197,13 @@ def build_models(uni: Universe, as_of: dt.date) -> Models:
     for i, u in zip(stock_idx.tolist(), units.tolist()):
         rows.append(("SP500_DI", "security", uni.ids[i], u / scale))
     rows.append(("SP500_DI", "security", CASH, DI_CASH_WEIGHT))
+    for model_id, style in TILTED_MODELS.items():
+        tilted_units = direct_index_units(uni, scores[style]) if scores else units
+        w = np.zeros(n_sec)
+        w[stock_idx] = tilted_units / scale
+        resolved[model_id] = (w, DI_CASH_WEIGHT)
+        rows.extend((model_id, "security", uni.ids[i], u / scale) for i, u in zip(stock_idx.tolist(), tilted_units.tolist()))
+        rows.append((model_id, "security", CASH, DI_CASH_WEIGHT))
     for model_id, comps in FUND_MODELS.items():
         w = np.zeros(n_sec)
         cash = 0.0
@@ -273,6 +286,7 @@ def generate_firm(as_of: dt.date, households: int = 200, seed: int = 7) -> Firm:
     # account instructions and household settings: a stream of their own (spawned after the five
     # above, so adding it changed nothing else the generator draws)
     (rng_rules,) = root.spawn(1)
+    (rng_tilts,) = root.spawn(1)  # which direct-index households take a factor tilt (same reasoning)
 
     # ---- calendar and market -------------------------------------------------------------------
     as_of64 = np.datetime64(as_of, "D")
@@ -284,9 +298,9 @@ def generate_firm(as_of: dt.date, households: int = 200, seed: int = 7) -> Firm:
     w0 = int(np.searchsorted(bdays, tx_start, side="left"))  # first business day of the activity window
 
     uni = build_universe(rng_market)
-    models = build_models(uni, as_of)
-    di_w = models.weights[MODEL_IDS.index("SP500_DI")][uni.is_stock]
+    di_w = direct_index_units(uni).astype(float)
     px = simulate_prices(rng_market, uni, n_days, di_w / di_w.sum())
+    models = build_models(uni, as_of, style_scores(uni, px, last))
     p_now = px[last]
     n_sec = len(uni.ids)
 
@@ -325,7 +339,7 @@ def generate_firm(as_of: dt.date, households: int = 200, seed: int = 7) -> Firm:
     income = np.round(np.clip(np.exp(rng.normal(np.log(220_000), 0.75, size=n_hh)), 60_000, 1_500_000), -2)
     fee_bps = np.array(FEE_BPS)[rng.integers(0, len(FEE_BPS), size=n_hh)]
     budget = np.where(rng.random(n_hh) < 0.25, 0.0, np.round(rng.uniform(1_000, 50_000, size=n_hh), -2))
-    hh_model = rng.choice(len(MODEL_IDS), size=n_hh, p=MODEL_P)
+    hh_model = _with_tilts(rng_tilts, rng.choice(len(MODEL_P), size=n_hh, p=MODEL_P))
     wealth = np.clip(np.exp(rng.normal(np.log(900_000), 0.9, size=n_hh)), 80_000, 30_000_000)
 
     primary_cust = rng.choice(len(layout.CUSTODIANS), size=n_hh, p=CUSTODIAN_P)
@@ -746,6 +760,17 @@ def generate_firm(as_of: dt.date, households: int = 200, seed: int = 7) -> Firm:
         restrictions=restrictions,
         requests=requests,
     )
+
+
+def _with_tilts(rng: np.random.Generator, hh_model: np.ndarray) -> np.ndarray:
+    """Some direct-index households (TILTED_P) hold a factor-tilted variant of the index instead."""
+    u = rng.random(len(hh_model))
+    out = hh_model.copy()
+    edge = 0.0
+    for model_id, p in TILTED_P.items():
+        out[(hh_model == MODEL_IDS.index("SP500_DI")) & (u >= edge) & (u < edge + p)] = MODEL_IDS.index(model_id)
+        edge += p
+    return out
 
 
 def _years_before(day: dt.date, years: int) -> dt.date:

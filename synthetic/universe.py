@@ -166,7 +166,19 @@ BLEND_MODELS: dict[str, tuple[tuple[str, float], ...]] = {
     "BLEND_80_20": (("SP500_DI", 0.8), ("BOND_CORE", 0.2)),
     "BLEND_DI_ETF": (("SP500_DI", 0.5), ("ETF_60_40", 0.5)),
 }
-MODEL_IDS = ("SP500_DI", "BLEND_80_20", "BLEND_DI_ETF", "ETF_60_40", "INDEX_FUNDS_70_30", "BOND_CORE")
+# Factor-tilted direct indexes: the S&P 500 direct index re-weighted toward a style. Weight of stock i
+# proportional to cap_weight_i * exp(TILT_STRENGTH * z_i), z the cross-sectional z-score (clipped to
+# +-TILT_CLIP) of the style's characteristic on the as-of date (style_scores): dividend yield for
+# value, minus the trailing one-year volatility of daily log returns for low volatility.
+TILTED_MODELS = {"SP500_VALUE_DI": "value", "SP500_LOWVOL_DI": "low_volatility"}
+TILT_STRENGTH = 0.5
+TILT_CLIP = 2.5
+MODEL_NAMES |= {
+    "SP500_VALUE_DI": "S&P 500 Direct Index, Value Tilt",
+    "SP500_LOWVOL_DI": "S&P 500 Direct Index, Low Volatility Tilt",
+}
+MODEL_IDS = ("SP500_DI", "BLEND_80_20", "BLEND_DI_ETF", "ETF_60_40", "INDEX_FUNDS_70_30", "BOND_CORE",
+             *TILTED_MODELS)
 DI_CASH_WEIGHT = 0.01
 WEIGHT_DECIMALS = 10
 
@@ -367,10 +379,13 @@ def simulate_prices(rng: np.random.Generator, uni: Universe, n_days: int, di_wei
     return np.maximum(np.round(prices, 4), 0.01)
 
 
-def direct_index_units(uni: Universe) -> np.ndarray:
-    """Stock weights of SP500_DI in units of 1e-10 (integers), summing to (1 - cash) exactly."""
+def direct_index_units(uni: Universe, tilt: np.ndarray | None = None) -> np.ndarray:
+    """Stock weights of SP500_DI in units of 1e-10 (integers), summing to (1 - cash) exactly; with
+    ``tilt`` (one style score per stock, style_scores), the factor-tilted variant of it."""
     total = round((1.0 - DI_CASH_WEIGHT) * 10**WEIGHT_DECIMALS)
-    caps = uni.market_cap[uni.is_stock]
+    caps = uni.market_cap[uni.is_stock].astype(float)
+    if tilt is not None:
+        caps = caps * np.exp(TILT_STRENGTH * tilt_z(tilt))
     raw = caps / caps.sum() * total
     units = np.floor(raw).astype(np.int64)
     short = int(total - units.sum())
@@ -378,6 +393,22 @@ def direct_index_units(uni: Universe) -> np.ndarray:
     order = np.lexsort((np.arange(len(raw)), -(raw - units)))
     units[order[:short]] += 1
     return units
+
+
+def tilt_z(score: np.ndarray) -> np.ndarray:
+    """Cross-sectional z-score of a style characteristic, clipped to +-TILT_CLIP."""
+    sd = score.std()
+    z = (score - score.mean()) / sd if sd > 0 else np.zeros_like(score)
+    return np.clip(z, -TILT_CLIP, TILT_CLIP)
+
+
+def style_scores(uni: Universe, prices: np.ndarray, last: int) -> dict[str, np.ndarray]:
+    """Per stock, the characteristic each tilted model leans toward (higher = more weight), from
+    what the firm knows on the as-of date (row ``last`` of the daily closes)."""
+    stocks = uni.is_stock
+    window = np.log(prices[max(0, last - 252): last + 1, stocks])
+    volatility = np.diff(window, axis=0).std(axis=0) * np.sqrt(252.0)
+    return {"value": uni.dividend_yield[stocks].astype(float), "low_volatility": -volatility}
 
 
 def business_days(start: dt.date, end: dt.date) -> np.ndarray:

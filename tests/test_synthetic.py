@@ -274,6 +274,40 @@ def test_model_weights_sum_to_one(files):
     assert any(sm.loc[s, "asset_class"] == "us_bond" and sm.loc[s, "security_type"] == "mutual_fund" for s in etf if s != "CASH")
 
 
+def test_factor_tilted_direct_indexes_lean_toward_their_style(files):
+    """SP500_VALUE_DI holds the index's stocks with more weight on high dividend yield; SP500_LOWVOL_DI
+    with more weight on low trailing volatility (synthetic.universe.TILTED_MODELS); some households
+    hold them."""
+    resolved = {m: {s: float(w) for s, w in ws.items()} for m, ws in resolve_models(files["models"]).items()}
+    sm = files["security_master"].set_index("security_id")
+    closes = files["price_history"].pivot(index="price_date", columns="security_id", values="close").sort_index()
+    stocks = [s for s in resolved["SP500_DI"] if s != "CASH"]
+    returns = np.log(closes[stocks].astype(float)).diff().iloc[-252:]
+    volatility = returns.std() * np.sqrt(252)
+
+    def exposure(model_id, characteristic):
+        weights = pd.Series({s: resolved[model_id].get(s, 0.0) for s in stocks})
+        return float((weights / weights.sum() * characteristic).sum())
+
+    for model_id in ("SP500_VALUE_DI", "SP500_LOWVOL_DI"):
+        assert set(resolved[model_id]) == set(resolved["SP500_DI"])  # the same names, re-weighted
+        assert resolved[model_id]["CASH"] == resolved["SP500_DI"]["CASH"]
+        assert (files["accounts"]["model_id"] == model_id).any()
+    assert exposure("SP500_LOWVOL_DI", volatility) < 0.97 * exposure("SP500_DI", volatility)
+    assert set(sm.loc[stocks, "security_type"]) == {"equity"}
+    # value: the dividend yield the universe pays (not in the security master; drawn with the universe)
+    from synthetic.generator import MODEL_IDS, build_models
+    from synthetic.universe import build_universe, direct_index_units, simulate_prices, style_scores
+
+    rng = np.random.Generator(np.random.PCG64(3))
+    uni = build_universe(rng)
+    di = direct_index_units(uni).astype(float)
+    models = build_models(uni, AS_OF, style_scores(uni, simulate_prices(rng, uni, 300, di / di.sum()), 299))
+    weights = {m: models.weights[MODEL_IDS.index(m)][uni.is_stock] for m in ("SP500_DI", "SP500_VALUE_DI")}
+    dividend_yield = uni.dividend_yield[uni.is_stock]
+    assert weights["SP500_VALUE_DI"] @ dividend_yield > 1.1 * (weights["SP500_DI"] @ dividend_yield)
+
+
 # ---- households and accounts ---------------------------------------------------------------------
 
 
