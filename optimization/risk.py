@@ -1,16 +1,22 @@
 """Factor risk model from daily closes, and the ex-ante tracking error of a household vs its target.
 
 Model (documented in optimization/README.md "Risk model"): a fundamental-style market + sector
-model estimated by time-series regression.
+model with a volatility style factor, estimated by time-series regression.
 
-    r_i(t) = alpha_i + beta_i f_market(t) + gamma_i f_sector(i)(t) + e_i(t)
+    r_i(t) = alpha_i + beta_i f_market(t) + gamma_i f_sector(i)(t) + v_i f_volatility(t) + e_i(t)
 
 - r_i: daily log return of security i (closes from raw.price_history, ~3 years);
 - f_market: equal-weighted cross-sectional mean return of every security that day;
 - f_b: equal-weighted mean return of the members of bucket b (GICS sector; funds: asset class)
   minus f_market; only buckets with at least `min_group_size` securities get a factor (a
   bucket of one would explain its member perfectly and leave no specific risk);
-- beta_i, gamma_i, specific variance var(e_i) by ordinary least squares per security on the days
+- f_volatility (style, from prices alone): the equal-weighted mean return of the most volatile third
+  of the securities minus that of the least volatile third, ranked by realised volatility within
+  their bucket (so it is not "stocks minus bonds"), then residualised on a constant, f_market and
+  the sector factors: orthogonal to them, it leaves every beta and gamma what it was without it
+  and explains what a low-volatility (or high-beta) tilt adds. Only with `style_factors` and at
+  least 6 fitted securities;
+- beta_i, gamma_i, v_i, specific variance var(e_i) by ordinary least squares per security on the days
   it has a return; factor covariance = sample covariance of the factor returns. Everything is
   annualised with 252 trading days.
 
@@ -34,6 +40,7 @@ import pandas as pd
 
 TRADING_DAYS = 252
 MARKET = "market"
+VOLATILITY = "style:volatility"
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,8 +144,10 @@ def estimate_risk_model(
     *,
     min_observations: int = 60,
     min_group_size: int = 3,
+    style_factors: bool = True,
 ) -> RiskModel:
-    """Market + sector factor model from daily closes (columns security_id, price_date, close).
+    """Market + sector (+ volatility style) factor model from daily closes (columns security_id,
+    price_date, close).
 
     `sectors`: security_id -> GICS sector (funds: asset class), as a mapping or as dim_securities.
     Pure and deterministic (securities sorted by id, dates sorted). See the module docstring.
@@ -173,22 +182,27 @@ def estimate_risk_model(
         mean_b = np.where(nb > 0, np.nansum(rb, axis=1) / np.maximum(nb, 1), market)
         factors[:, k] = mean_b - market
 
-    n, kf = len(ids), factors.shape[1]
-    exposures = np.zeros((n, kf))
-    specific = np.zeros(n)
     obs = valid.sum(axis=0)
     fitted = obs >= min_observations
     complete = valid.all(axis=0) & fitted
+    style = volatility_factor(r, valid, bucket, fitted, factors) if style_factors else None
+    if style is not None:
+        factors = np.column_stack([factors, style])
+    s_col = factors.shape[1] - 1 if style is not None else None
+    n, kf = len(ids), factors.shape[1]
+    exposures = np.zeros((n, kf))
+    specific = np.zeros(n)
     # securities with a full history: one least-squares solve per bucket (same design matrix)
     for b in sorted(set(bucket)):
         k = group_index.get(b)
-        design = np.column_stack([np.ones(len(market)), market] + ([factors[:, k]] if k else []))
+        design = np.column_stack([np.ones(len(market)), market] + ([factors[:, k]] if k else [])
+                                 + ([factors[:, s_col]] if s_col else []))
         cols = np.flatnonzero(np.array([x == b for x in bucket]) & complete)
         if len(cols):
-            _fit(design, r[:, cols], cols, k, exposures, specific)
+            _fit(design, r[:, cols], cols, k, exposures, specific, s_col)
         for j in np.flatnonzero(np.array([x == b for x in bucket]) & fitted & ~complete):
             rows = valid[:, j]
-            _fit(design[rows], r[rows, j][:, None], np.array([j]), k, exposures, specific)
+            _fit(design[rows], r[rows, j][:, None], np.array([j]), k, exposures, specific, s_col)
     factor_cov = np.cov(factors, rowvar=False, ddof=1).reshape(kf, kf) * TRADING_DAYS
     specific *= TRADING_DAYS
     # prior for securities without enough history (see module docstring)
@@ -200,13 +214,15 @@ def estimate_risk_model(
     model = RiskModel(
         security_ids=ids,
         bucket=bucket,
-        factor_names=(MARKET,) + tuple(f"sector:{b}" for b in groups),
+        factor_names=(MARKET,) + tuple(f"sector:{b}" for b in groups) + ((VOLATILITY,) if s_col else ()),
         exposures=exposures,
         factor_cov=factor_cov,
         specific_var=specific,
         observations=np.where(fitted, obs, 0),
         start_date=dates[0].date() if len(dates) else None,
         end_date=dates[-1].date() if len(dates) else None,
+        method=("market + sector factors + a volatility style factor" if s_col else "market + sector factors")
+        + ", OLS per security on daily log returns",
     )
     # unfitted securities get their bucket's median specific variance
     if (~fitted).any():
@@ -215,13 +231,43 @@ def estimate_risk_model(
     return model
 
 
-def _fit(design, returns, cols, k, exposures, specific) -> None:
+def volatility_factor(r, valid, bucket, fitted, factors) -> np.ndarray | None:
+    """Daily returns of the volatility style factor (module docstring), or None with too few names."""
+    vol = np.full(r.shape[1], np.nan)
+    with np.errstate(invalid="ignore"):
+        vol[fitted] = np.nanstd(r[:, fitted], axis=0)
+    score = np.full(r.shape[1], np.nan)
+    for b in sorted(set(bucket)):
+        members = np.flatnonzero(np.array([x == b for x in bucket]) & fitted)
+        if len(members) >= 3:
+            v = vol[members]
+            score[members] = (v - v.mean()) / v.std() if v.std() > 0 else 0.0
+    ranked = np.flatnonzero(np.isfinite(score))
+    if len(ranked) < 6:
+        return None
+    order = ranked[np.lexsort((ranked, score[ranked]))]  # least volatile first, ties by position
+    third = len(order) // 3
+    low, high = order[:third], order[-third:]
+
+    def mean_return(cols):
+        n = valid[:, cols].sum(axis=1)
+        return np.where(n > 0, np.nansum(r[:, cols], axis=1) / np.maximum(n, 1), 0.0)
+
+    raw = mean_return(high) - mean_return(low)
+    others = np.column_stack([np.ones(len(raw)), factors])
+    coef, *_ = np.linalg.lstsq(others, raw, rcond=None)
+    return raw - others @ coef
+
+
+def _fit(design, returns, cols, k, exposures, specific, s_col=None) -> None:
     coef, *_ = np.linalg.lstsq(design, returns, rcond=None)
     resid = returns - design @ coef
     dof = max(1, design.shape[0] - design.shape[1])
     exposures[cols, 0] = coef[1]
     if k:
         exposures[cols, k] = coef[2]
+    if s_col:
+        exposures[cols, s_col] = coef[-1]
     specific[cols] = (resid * resid).sum(axis=0) / dof
 
 

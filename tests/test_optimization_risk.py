@@ -91,9 +91,16 @@ def test_estimate_risk_model_recovers_the_simulated_structure():
     history = history[~((history.security_id == "S39") & (history.price_date < "2026-01-01"))]  # new listing
     sec_frame = pd.DataFrame({"security_id": ids, "gics_sector": [sectors[s] for s in ids], "asset_class": "us_equity"})
     model = estimate_risk_model(history.sample(frac=1.0, random_state=1), sec_frame)  # row order irrelevant
-    assert model.factor_names == ("market", "sector:Banks", "sector:Energy", "sector:Health", "sector:Tech")
+    assert model.factor_names == ("market", "sector:Banks", "sector:Energy", "sector:Health", "sector:Tech",
+                                  "style:volatility")
     vols = np.sqrt(np.diag(model.factor_cov))
-    assert 0.13 < vols[0] < 0.19 and all(0.07 < v < 0.13 for v in vols[1:])
+    assert 0.13 < vols[0] < 0.19 and all(0.07 < v < 0.13 for v in vols[1:5])
+    # the style factor is orthogonal to the others: every beta and sector loading is what it is without it
+    plain = estimate_risk_model(history, sec_frame, style_factors=False)
+    assert plain.factor_names == model.factor_names[:-1]
+    complete = np.array([s != "S39" for s in ids])
+    np.testing.assert_allclose(model.exposures[complete, :-1], plain.exposures[complete], atol=1e-9)
+    assert (model.specific_var[complete] <= plain.specific_var[complete] * (1 + 2 / 750)).all()  # one dof less
     fitted = model.observations > 0
     assert not fitted[ids.index("S39")] and fitted.sum() == 39  # ~40 returns < 60: the prior
     assert 0.9 < model.exposures[fitted, 0].mean() < 1.1
@@ -106,7 +113,37 @@ def test_estimate_risk_model_recovers_the_simulated_structure():
     assert math.isclose(model.specific_var[j], float(np.median(model.specific_var[banks])))
     # a security the model never saw: same prior, and the household says so
     hr = model.household_risk(["S00", "NEW"], ["Tech", "Tech"])
-    assert hr.unmodelled == ("NEW",) and hr.factor_names == ("market", "sector:Tech")
+    assert hr.unmodelled == ("NEW",) and hr.factor_names == ("market", "sector:Tech", "style:volatility")
+
+
+def test_a_volatility_style_the_prices_carry_is_found_and_priced_in_tracking_error():
+    """Planted: the most volatile names load +1 on a hidden 6%/yr factor, the calmest -1 (a
+    low-volatility tilt is short it). The model finds it (exposures with the planted sign) and a
+    low-volatility tilt's tracking error is higher with it than market + sector alone say."""
+    rng = np.random.default_rng(11)
+    ids = [f"S{i:02d}" for i in range(60)]
+    sectors = {s: ("Tech", "Energy", "Health")[i % 3] for i, s in enumerate(ids)}
+    days = 750
+    idio = np.linspace(0.15, 0.40, 60)[rng.permutation(60)]
+    load = np.where(idio > np.quantile(idio, 2 / 3), 1.0, np.where(idio < np.quantile(idio, 1 / 3), -1.0, 0.0))
+    market = rng.normal(0.0003, 0.16 / np.sqrt(252), days)
+    hidden = rng.normal(0.0, 0.06 / np.sqrt(252), days)
+    r = market[:, None] + hidden[:, None] * load + rng.normal(0, 1, (days, 60)) * idio / np.sqrt(252)
+    closes = 50.0 * np.exp(np.vstack([np.zeros(60), np.cumsum(r, axis=0)]))
+    dates = pd.bdate_range(end="2026-03-02", periods=days + 1)
+    history = pd.DataFrame({"security_id": np.tile(np.array(ids, dtype=object), days + 1),
+                            "price_date": np.repeat(dates.to_numpy(), 60), "close": closes.ravel()})
+    model = estimate_risk_model(history, sectors)
+    plain = estimate_risk_model(history, sectors, style_factors=False)
+    v = model.exposures[:, model.factor_names.index("style:volatility")]
+    planted = load != 0
+    assert (np.sign(v[planted]) == load[planted]).mean() > 0.9
+    # a low-volatility tilt: +1% in each calm name, -1% in each volatile one
+    active = -0.01 * load
+    te = model.household_risk(ids, [sectors[s] for s in ids]).tracking_error(active)
+    te_plain = plain.household_risk(ids, [sectors[s] for s in ids]).tracking_error(active)
+    assert te > te_plain
+    assert "volatility style factor" in model.method
 
 
 def test_without_a_risk_model_tracking_error_columns_are_nan_and_with_one_they_match_the_hand_value():
