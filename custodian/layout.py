@@ -13,6 +13,7 @@ ingestion parser validates against it, and docs/canonical-layout.md describes it
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 # Column kinds understood by the parser (custodian.parse) and mapped to DuckDB types.
@@ -48,6 +49,9 @@ class FileLayout:
     columns: tuple[Column, ...]
     account_column: str | None = "account_id"  # lets a bad row be tied to one account
     unique_key: tuple[str, ...] = ()  # columns no two lines of one file may share (every such line is rejected)
+    # rules across columns of one row: row (dict of parsed values, None when blank) -> [(field, error)];
+    # the parser rejects the line on the first error
+    row_rules: "Callable[[dict], list[tuple[str, str]]] | None" = None
 
     def file_name(self, as_of: dt.date) -> str:
         return f"{self.entity}_{as_of:%Y%m%d}.csv"
@@ -71,7 +75,8 @@ CUSTODIANS = ("schwab", "fidelity", "pershing")
 FILING_STATUSES = ("single", "married_joint", "married_separate", "head_of_household")
 TRANSACTION_TYPES = ("buy", "sell", "dividend", "reinvest", "deposit", "withdrawal", "fee")
 RESTRICTION_TYPES = ("never_buy_security", "exclude_sector", "never_sell_security", "never_hold_security")
-REQUEST_TYPES = ("cash_withdrawal", "charitable_gift", "transition")
+REQUEST_TYPES = ("cash_withdrawal", "charitable_gift", "transition", "tax_loss_harvest")
+ACCOUNT_CHOICES = ("named", "household")  # cash_withdrawal: the named account pays, or the optimizer chooses
 MODEL_COMPONENT_TYPES = ("security", "model")
 
 SECURITY_MASTER = FileLayout(
@@ -224,20 +229,62 @@ RESTRICTIONS = FileLayout(
     ),
 )
 
+def request_row_errors(row: dict) -> list[tuple[str, str]]:
+    """(field, error) for a requests row whose columns are each valid but do not fit together
+    (custodian.parse rejects the line naming the field). `row`: the parsed values, None when blank."""
+    kind, account = row.get("request_type"), row.get("account_id")
+    errors = []
+    if kind == "charitable_gift" and not account:
+        errors.append(("account_id", "required for charitable_gift"))
+    if kind == "tax_loss_harvest" and row.get("hold_until") is None:
+        errors.append(("hold_until", "required for tax_loss_harvest"))
+    if row.get("account_choice") == "named" and not account:
+        errors.append(("account_id", "required when account_choice is named"))
+    if row.get("account_choice") is not None and kind != "cash_withdrawal":
+        errors.append(("account_choice", "only for cash_withdrawal"))
+    if row.get("eligible_accounts") is not None and not (kind == "cash_withdrawal" and (
+            row.get("account_choice") == "household" or not account)):
+        errors.append(("eligible_accounts", "only for a household cash_withdrawal"))
+    if row.get("hold_until") is not None and kind != "tax_loss_harvest":
+        errors.append(("hold_until", "only for tax_loss_harvest"))
+    return errors
+
+
 REQUESTS = FileLayout(
     unique_key=("request_id",),
     entity="requests",
-    description="Advisor requests for this day: cash withdrawals, charitable gifts of securities, and "
-    "transitions of a legacy portfolio (amount: the tax budget for the day).",
+    description="Advisor requests for this day: cash withdrawals (from a named account, or from the "
+    "household with the accounts chosen by the optimizer), charitable gifts of securities, transitions of a "
+    "legacy portfolio (amount: the tax budget for the day) and forced loss harvests held until a date. "
+    "A line whose columns do not fit its request_type is rejected naming the field: charitable_gift needs "
+    "account_id; tax_loss_harvest needs hold_until, which no other type may carry; account_choice is for "
+    "cash_withdrawal only (named needs account_id); eligible_accounts for a household cash_withdrawal only.",
     account_column="account_id",
+    row_rules=request_row_errors,
     columns=(
         Column("request_id", "text"),
         Column("household_id", "text"),
-        Column("account_id", "text", description="The account the cash or gift comes from."),
+        Column("account_id", "text", required=False,
+               description="The account the cash or gift comes from. Blank: the household (a cash_withdrawal "
+               "whose accounts the optimizer chooses; a tax_loss_harvest over every taxable account). "
+               "Required for charitable_gift."),
         Column("request_type", "text", choices=REQUEST_TYPES),
-        Column("amount", "decimal", minimum=0.0, description="USD to raise or to give."),
+        Column("amount", "decimal", minimum=0.0,
+               description="USD to raise or to give; transition: tax budget; tax_loss_harvest: USD of losses."),
+        Column("account_choice", "text", required=False, choices=ACCOUNT_CHOICES, may_be_absent=True,
+               description="cash_withdrawal: named (default when account_id is set) or household (the optimizer "
+               "chooses the paying accounts; account_id, if set, is the client's account for the tax-naive "
+               "comparison)."),
+        Column("eligible_accounts", "text", required=False, may_be_absent=True,
+               description="cash_withdrawal with account_choice household: ';'-separated accounts that may pay "
+               "(default: every unlocked account but Roth IRAs)."),
+        Column("hold_until", "date", required=False, may_be_absent=True,
+               description="tax_loss_harvest: no repurchase of the harvested identical groups before this date "
+               "(substitutes allowed). Required for tax_loss_harvest."),
     ),
 )
+
+
 
 ALL_LAYOUTS: tuple[FileLayout, ...] = (
     SECURITY_MASTER,

@@ -246,7 +246,8 @@ def _ledger_columns() -> list[str]:
 
 def _unknown_accounts(parsed: ParsedFile, known: set[str]) -> tuple[ParsedFile, pd.DataFrame]:
     """Move rows whose account is in no accounts file of the day to quarantine (scope unknown_account)."""
-    unknown = ~parsed.rows["account_id"].isin(known)
+    # a blank account is not unknown: a household-level request names none (custodian.layout REQUESTS)
+    unknown = parsed.rows["account_id"].notna() & ~parsed.rows["account_id"].isin(known)
     if not unknown.any():
         return parsed, pd.DataFrame(columns=QUARANTINE_COLUMNS)
     bad = parsed.rows[unknown]
@@ -254,7 +255,8 @@ def _unknown_accounts(parsed: ParsedFile, known: set[str]) -> tuple[ParsedFile, 
         "source_file": parsed.source_file, "source_line": bad["source_line"].astype("int64"),
         "account_id": bad["account_id"], "field": "account_id", "value": bad["account_id"],
         "error": "unknown account: not in the accounts file of the day",
-        "raw_line": bad[parsed.layout.column_names].astype(str).agg(",".join, axis=1),
+        "raw_line": bad[parsed.layout.column_names].astype(object).where(bad[parsed.layout.column_names].notna(), "")
+        .astype(str).agg(",".join, axis=1),
     }, columns=QUARANTINE_COLUMNS)
     kept = ParsedFile(parsed.layout, parsed.source_file, parsed.file_sha256,
                       parsed.rows[~unknown].reset_index(drop=True), parsed.rejects)

@@ -201,6 +201,14 @@ def parse_landing_file(layout: FileLayout, source_file: str, content: bytes) -> 
         new = (row_errors == "") & (errors != "")
         first_field = first_field.mask(new, column.name)
         row_errors = row_errors.mask(new, errors)
+    if layout.row_rules is not None and len(frame):
+        for idx in np.flatnonzero((row_errors == "").to_numpy()):
+            found = layout.row_rules({
+                name: (None if (v is None or v is pd.NaT or (isinstance(v, float) and np.isnan(v))) else v)
+                for name, v in ((name, typed[name].iat[idx]) for name in typed)
+            })
+            if found:
+                first_field.iat[idx], row_errors.iat[idx] = found[0]
     if layout.unique_key and len(frame):
         key = frame[list(layout.unique_key)].apply(lambda c: c.str.strip())
         shared = key.duplicated(keep=False).to_numpy()

@@ -24,6 +24,19 @@ day's trades at marginal rates; household netting across the year is the tax-lot
 
 Transitions: for households in ``transitioning`` (onboarding a legacy portfolio) the counterfactual
 is liquidation: every lot is sold (FIFO is then moot) and the model bought with the proceeds.
+
+Life-cycle events of the day (docs/lifecycle.md), in the same per-account rows:
+- a household-level cash_withdrawal (account_choice household, or no account): the optimizer chose
+  the paying accounts (optimization/policies.py); the naive side pays it all from the client's
+  account (the request's account_id, else the household's first taxable account), pro rata FIFO.
+  A traditional-IRA distribution is ordinary income on either side: `ordinary_income_tax_saved` =
+  the naive side's ordinary income tax - ours (per account; in actual_tax / naive_tax and the total);
+- a tax_loss_harvest request: the harvested losses are ours alone (the naive side does not harvest):
+  they land in taxes_saved_loss_harvest like any harvest;
+- `events`: the request types the household had that day (`cash_withdrawal:household`,
+  `tax_loss_harvest`, ...), blank when none.
+Named-account withdrawals from an IRA are the same distribution on both sides and are left out of
+the ordinary income tax.
 """
 
 from __future__ import annotations
@@ -39,6 +52,38 @@ REPORT_COLUMNS = [
     "taxes_deferred", "taxes_saved_st_to_lt", "taxes_saved_loss_harvest", "gift_tax_avoided",
     "wash_sale_losses_avoided", "taxes_saved_or_deferred", "counterfactual",
 ]
+# appended after REPORT_COLUMNS by taxes_saved_by_account (life-cycle events; module docstring)
+EVENT_COLUMNS = ["ordinary_income_tax_saved", "events"]
+CASH_REQUESTS = ("cash_withdrawal", "charitable_gift")
+
+
+def household_withdrawals(requests: pd.DataFrame) -> pd.Series:
+    """Mask of the requests that are household-level cash withdrawals (the optimizer picks the accounts)."""
+    if not len(requests):
+        return pd.Series(False, index=requests.index)
+    choice = requests["account_choice"] if "account_choice" in requests.columns else pd.Series(None, index=requests.index)
+    return (requests["request_type"] == "cash_withdrawal") & ((choice == "household") | requests["account_id"].isna())
+
+
+def todays_requests(requests: pd.DataFrame, as_of=None) -> pd.DataFrame:
+    """The day's own requests (fct_requests also carries earlier harvest holds: requested_on < as_of)."""
+    if as_of is None or "requested_on" not in requests.columns or not len(requests):
+        return requests
+    on = pd.to_datetime(requests["requested_on"])
+    return requests[on.isna() | (on >= pd.Timestamp(as_of))]
+
+
+def naive_payers(requests: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
+    """Cash requests with the account the naive side raises them in: a household withdrawal is paid
+    from the client's account (its account_id) or else the household's first taxable account."""
+    cash = requests[requests["request_type"].isin(CASH_REQUESTS)].copy()
+    household = household_withdrawals(cash)
+    if household.any():
+        taxable = accounts[accounts["taxable"].astype(bool)].sort_values("account_id")
+        first = taxable.groupby("household_id")["account_id"].first()
+        cash.loc[household, "account_id"] = cash.loc[household, "account_id"].fillna(
+            cash.loc[household, "household_id"].map(first))
+    return cash
 
 
 def fifo_relief(lots: pd.DataFrame, sell_quantity: pd.DataFrame) -> pd.DataFrame:
@@ -66,6 +111,7 @@ def naive_sales(
     )
     holdings["value"] = holdings["quantity"] * holdings["price"]
     cash = account_cash.groupby("household_id")["cash"].sum()
+    requests = requests[requests["request_type"].isin(CASH_REQUESTS)] if len(requests) else requests
     outflow = requests.groupby("household_id")["amount"].sum() if len(requests) else pd.Series(dtype=float)
     household_value = holdings.groupby("household_id")["value"].sum().add(cash, fill_value=0.0)
     value_after = household_value.sub(outflow, fill_value=0.0).clip(lower=0.0)
@@ -115,6 +161,7 @@ def naive_buy_groups(
     after = held.groupby(["household_id", "security_id"])["value"].sum().sub(
         sold_value.groupby(["household_id", "security_id"])["value"].sum(), fill_value=0.0)
     cash = account_cash.groupby("household_id")["cash"].sum()
+    requests = requests[requests["request_type"].isin(CASH_REQUESTS)] if len(requests) else requests
     outflow = requests.groupby("household_id")["amount"].sum() if len(requests) else pd.Series(dtype=float)
     value_after = held.groupby("household_id")["value"].sum().add(cash, fill_value=0.0).sub(outflow, fill_value=0.0)
     bought = set()
@@ -190,7 +237,8 @@ def taxes_saved_by_account(
         "account_id": sold["account_id"], "gain": sold["realized_gain"].astype(float), "holding_term": sold["holding_term"],
     }))
     scope_cash = account_cash[account_cash["household_id"].isin(ready)]
-    scope_requests = requests[requests["household_id"].isin(ready)]
+    day_requests = todays_requests(requests, as_of)
+    scope_requests = naive_payers(day_requests[day_requests["household_id"].isin(ready)], accounts)
     naive_quantity = naive_sales(scope_lots, targets, scope_cash, scope_requests, transitioning)
     relieved = fifo_relief(scope_lots, naive_quantity)
     naive_gain = relieved["sold"] * (relieved["price"] - relieved["cost_basis"] / relieved["quantity"])
@@ -250,11 +298,87 @@ def taxes_saved_by_account(
         + report["gift_tax_avoided"] + report["wash_sale_losses_avoided"]
     ).round(2)
     report["counterfactual"] = np.where(report["household_id"].isin(transitioning), "liquidation", "pro_rata_fifo")
-    return report[REPORT_COLUMNS]
+
+    # life-cycle events: the ordinary income tax of household withdrawals from traditional IRAs
+    ours, theirs = withdrawal_income_tax(
+        day_requests[day_requests["household_id"].isin(ready)], scope_requests, lots, accounts, households,
+        targets, account_cash, securities, wash_windows, as_of)
+    a_income = ours.reindex(idx).fillna(0.0).to_numpy()
+    n_income = theirs.reindex(idx).fillna(0.0).to_numpy()
+    report["ordinary_income_tax_saved"] = (n_income - a_income).round(2)
+    report["actual_tax"] = (report["actual_tax"] + a_income).round(2)
+    report["naive_tax"] = (report["naive_tax"] + n_income).round(2)
+    report["taxes_saved_or_deferred"] = (report["taxes_saved_or_deferred"] + report["ordinary_income_tax_saved"]).round(2)
+    events = request_events(day_requests)
+    report["events"] = [str(events.get(h, "")) for h in report["household_id"]]
+    return report[REPORT_COLUMNS + EVENT_COLUMNS]
+
+
+def request_events(requests: pd.DataFrame) -> pd.Series:
+    """Per household: its request types of the day, ';'-joined (household withdrawals marked)."""
+    if not len(requests):
+        return pd.Series(dtype=object)
+    requests = requests[requests["household_id"].notna()]
+    label = requests["request_type"].where(~household_withdrawals(requests), "cash_withdrawal:household")
+    return label.groupby(requests["household_id"]).agg(lambda s: ";".join(sorted(set(s))))
+
+
+def withdrawal_income_tax(
+    requests: pd.DataFrame, naive_requests: pd.DataFrame, lots: pd.DataFrame, accounts: pd.DataFrame,
+    households: pd.DataFrame, targets: pd.DataFrame, account_cash: pd.DataFrame, securities: pd.DataFrame | None,
+    wash_windows: pd.DataFrame | None, as_of,
+) -> tuple[pd.Series, pd.Series]:
+    """(ours, naive) ordinary income tax per account of the household withdrawals: ours from the
+    split the optimizer was given (rebuilt from the same marts by household_problems_from_marts:
+    the same pure function, so the same split; never_sell restrictions are not in these frames),
+    the naive side's from its paying account when that is a traditional IRA."""
+    mask = household_withdrawals(requests)
+    if not mask.any() or as_of is None or securities is None:
+        return pd.Series(dtype=float), pd.Series(dtype=float)
+    from optimization import OptimizerSettings, household_problems_from_marts
+    from optimization.policies import ordinary_income_tax
+
+    chosen = requests[mask]
+    ids = sorted(set(chosen["household_id"]))
+    hh = households[households["household_id"].isin(ids)]
+    frames = {
+        "dim_securities": securities, "dim_accounts": accounts[accounts["household_id"].isin(ids)],
+        "dim_households": hh, "fct_lots": lots[lots["household_id"].isin(ids)],
+        "fct_positions": pd.DataFrame(columns=["account_id", "household_id", "security_id"]),
+        "fct_account_cash": account_cash[account_cash["household_id"].isin(ids)],
+        "fct_household_targets": targets[targets["household_id"].isin(ids)],
+        "fct_wash_sale_windows": wash_windows[wash_windows["household_id"].isin(ids)] if wash_windows is not None
+        else pd.DataFrame(columns=["household_id", "identical_group", "window_type", "window_start", "window_end", "exempt_lot_id"]),
+        "fct_buy_restrictions": pd.DataFrame(columns=["account_id", "security_id"]),
+        "fct_requests": requests[requests["household_id"].isin(ids)],
+        "fct_household_readiness": pd.DataFrame({"household_id": ids, "is_ready": True}),
+    }
+    ours: dict[str, float] = {}
+    for problem in household_problems_from_marts(frames, as_of, OptimizerSettings()):
+        if problem.error:
+            continue
+        mine = requests[(requests["household_id"] == problem.household_id) & ~mask]
+        named = mine[mine["request_type"] == "cash_withdrawal"].groupby("account_id")["amount"].sum()
+        for a in problem.accounts:
+            extra = a.withdrawal - float(named.get(a.account_id, 0.0))
+            if extra > 0.005:
+                ours[a.account_id] = ordinary_income_tax(problem, {a.account_id: extra}, problem.ordinary_rate)
+    ordinary = (households.set_index("household_id")["st_rate"]
+                - households.set_index("household_id").get("niit_rate", pd.Series(dtype=float)).fillna(0.0)
+                if "ordinary_rate" not in households.columns
+                else households.set_index("household_id")["ordinary_rate"])
+    registration = accounts.set_index("account_id")["registration"]
+    naive = naive_requests[naive_requests.index.isin(chosen.index)]
+    theirs: dict[str, float] = {}
+    for r in naive.itertuples():
+        if registration.get(r.account_id) == "traditional_ira":
+            theirs[r.account_id] = theirs.get(r.account_id, 0.0) + float(r.amount) * float(ordinary.get(r.household_id, 0.0))
+    return pd.Series(ours, dtype=float), pd.Series(theirs, dtype=float)
 
 
 def household_summary(by_account: pd.DataFrame) -> pd.DataFrame:
-    numeric = [c for c in REPORT_COLUMNS if c not in ("household_id", "account_id", "registration", "taxable", "counterfactual")]
+    numeric = [c for c in REPORT_COLUMNS + EVENT_COLUMNS if c in by_account.columns
+               and c not in ("household_id", "account_id", "registration", "taxable", "counterfactual", "events")]
     return by_account.groupby("household_id", as_index=False)[numeric].sum().round(2)
 
 
@@ -280,7 +404,7 @@ def firm_summary(by_household: pd.DataFrame, outcomes: pd.DataFrame) -> dict:
 
 
 YTD_COMPONENTS = ["actual_tax", "naive_tax", "taxes_deferred", "taxes_saved_st_to_lt", "taxes_saved_loss_harvest",
-                  "gift_tax_avoided", "wash_sale_losses_avoided", "taxes_saved_or_deferred"]
+                  "gift_tax_avoided", "wash_sale_losses_avoided", "ordinary_income_tax_saved", "taxes_saved_or_deferred"]
 
 
 def year_to_date(history: pd.DataFrame, as_of) -> pd.DataFrame:

@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--from-account", help="the account the client named (naive side); default: first taxable")
     s.add_argument("--accounts", help="comma-separated accounts the optimized side may use (default: all but Roth)")
     s.add_argument("--step", type=float, default=0.25, help="split grid over accounts (default 0.25)")
+    s.add_argument("--method", choices=("grid", "split"), default="grid",
+                   help="grid: solve every split on the --step grid; split: the daily run's one-solve split "
+                   "(optimization/policies.py withdrawal_split)")
     s = stage("gift", "give appreciated long-term lots to charity, then rebalance")
     s.add_argument("--amount", type=float, required=True)
     s.add_argument("--account", help="taxable account (default: first taxable)")
@@ -171,7 +174,8 @@ def main(argv=None) -> int:
 
         household, risk = _household(args)
         accounts = [a for a in (args.accounts or "").split(",") if a]
-        comparison = plan_withdrawal(household, args.amount, args.from_account, accounts or None, args.step, settings, risk)
+        comparison = plan_withdrawal(household, args.amount, args.from_account, accounts or None, args.step, settings, risk,
+                                     method=args.method)
     elif args.stage == "gift":
         from lifecycle.gift import plan_gift
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from optimization import OptimizerSettings
+from optimization import OptimizerSettings, policies
 from optimization.data import CASH, HouseholdProblem
 from optimization.risk import RiskModel
 
@@ -56,58 +56,25 @@ class HarvestPolicy:
 
 
 def harvest_threshold(day: dt.date, policy: HarvestPolicy = HarvestPolicy()) -> float:
-    """Loss as a share of basis a lot needs to be a harvest candidate on `day`."""
-    jan1 = dt.date(day.year, 1, 1)
-    end = dt.date(day.year, *policy.end_month_day)
-    if day >= end:
-        return policy.end
-    if policy.year_end_only:
-        return math.inf
-    frac = (day - jan1).days / (end - jan1).days
-    return policy.start + (policy.end - policy.start) * frac
+    """Loss as a share of basis a lot needs to be a harvest candidate on `day` (the daily run's
+    `OptimizerSettings.harvest_threshold_*` use the same function, optimization/policies.py)."""
+    return policies.harvest_threshold(day, policy.start, policy.end, policy.end_month_day, policy.year_end_only)
 
 
-def _overweight(problem: HouseholdProblem, band: float) -> np.ndarray:
-    """Per security: held more than `band` x value above target."""
-    v = problem.market_value
-    return problem.holding_values - problem.target_weight * v > band * v
-
-
-def _loss_fraction(problem: HouseholdProblem) -> np.ndarray:
-    lots = problem.lots
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(lots.cost_per_share > 0, 1.0 - problem.price[lots.security] / lots.cost_per_share, 0.0)
+_loss_fraction = policies.loss_fraction
 
 
 def threshold_policy(threshold: float, band: float):
     """Close to selling the taxable loss lots below `threshold` of basis (not of overweights)."""
     def policy(problem: HouseholdProblem):
-        lots = problem.lots
-        taxable = np.array([a.taxable for a in problem.accounts], dtype=bool)[lots.account]
-        small = taxable & (_loss_fraction(problem) > 0) & (_loss_fraction(problem) < threshold - 1e-12)
-        close = small & ~_overweight(problem, band)[lots.security]
-        mask = lots.no_loss_sale | close
-        mask.setflags(write=False)
-        return replace(problem, lots=replace(lots, no_loss_sale=mask)), []
+        return policies.close_small_losses(problem, threshold, band), []
     return policy
 
 
 def forced_harvest_shares(problem: HouseholdProblem, amount: float) -> dict[str, float]:
-    """Shares per lot that realize `amount` of losses: deepest loss per dollar of basis first."""
-    lots = problem.lots
-    taxable = np.array([a.taxable for a in problem.accounts], dtype=bool)[lots.account]
-    quantum = np.array([1e-4 if a.fractional_allowed else 1.0 for a in problem.accounts])[lots.account]
-    loss_ps = lots.cost_per_share - problem.price[lots.security]
-    ok = taxable & (loss_ps > 0) & ~lots.no_loss_sale & (lots.quantity > 0)
-    order = sorted(np.flatnonzero(ok), key=lambda i: (-_loss_fraction(problem)[i], lots.lot_id[i]))
-    shares, left = {}, amount
-    for i in order:
-        if left <= 1e-6:
-            break
-        n = min(lots.quantity[i], math.ceil(left / loss_ps[i] / quantum[i] - 1e-9) * quantum[i])
-        shares[lots.lot_id[i]] = float(round(n, 6))
-        left -= n * loss_ps[i]
-    return shares
+    """Shares per lot that realize `amount` of losses: deepest loss per dollar of basis first
+    (the daily run's `tax_loss_harvest` request uses the same function)."""
+    return policies.forced_harvest_shares(problem, amount)
 
 
 def choose_substitutes(household: Household, security_id: str, blocked_groups: set[str],

@@ -17,12 +17,12 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from optimization import OptimizerSettings
+from optimization import OptimizerSettings, policies
 from optimization.risk import RiskModel
 
 from lifecycle.household import Household, Request
 from lifecycle.naive import pro_rata_fifo_plan
-from lifecycle.plans import EventComparison, Plan, optimize_plan
+from lifecycle.plans import EventComparison, Plan, household_problem, optimize_plan
 
 
 def splits(n_accounts: int, step: float) -> list[tuple[float, ...]]:
@@ -56,13 +56,26 @@ def plan_withdrawal(
     step: float = 0.25,
     settings: OptimizerSettings = OptimizerSettings(),
     risk: RiskModel | None = None,
+    method: str = "grid",
 ) -> EventComparison:
     """Raise `amount`; `pay_from` is the account the client named (the naive side's account,
-    default the first taxable one); `accounts` restricts where the optimized side may raise it."""
+    default the first taxable one); `accounts` restricts where the optimized side may raise it.
+    `method`: "grid" solves every split on the `step` grid and keeps the least tax; "split" is the
+    daily run's: one solve on `optimization.policies.withdrawal_split` (cheapest tax dollar first)."""
     candidates = eligible_accounts(household, accounts)
     pay_from = pay_from or next(a for a in household.accounts["account_id"] if household.is_taxable(a))
     tried: list[tuple[float, float, tuple, Plan]] = []
-    for split in splits(len(candidates), step):
+    if method == "split":
+        problem = household_problem(household, (), settings, risk)
+        split = policies.withdrawal_split(problem, amount, candidates, household.income_rate)
+        requests = tuple(Request(a, "cash_withdrawal", v) for a, v in split.items())
+        plan = optimize_plan(household, requests, settings, risk, name="optimized")
+        if plan.status != "optimal":
+            raise ValueError(f"the split {split} cannot raise {amount:.2f}: {plan.message}")
+        tried.append((round(plan.tax, 2), plan.drift_after, tuple(split.get(a, 0.0) / amount for a in candidates), plan))
+    elif method != "grid":
+        raise ValueError("method must be 'grid' or 'split'")
+    for split in (splits(len(candidates), step) if method == "grid" else ()):
         requests = tuple(
             Request(a, "cash_withdrawal", round(amount * w, 2)) for a, w in zip(candidates, split) if w > 0
         )

@@ -73,6 +73,7 @@ class AccountData:
     cash_minimum: float = 0.0  # cash_after >= this (and >= 0)
     locked: bool = False  # no trade at all in this account (its holdings still count)
     preferred_asset_classes: frozenset[str] = frozenset()  # placement preference (asset location)
+    registration: str = ""  # individual, joint, traditional_ira, roth_ira (dim_accounts); "" unknown
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,6 +90,9 @@ class LotTable:
     is_long_term: np.ndarray  # bool, as of the problem's as_of (as_of >= long_term_date)
     days_to_long_term: np.ndarray  # int, <= 0 once long-term
     no_loss_sale: np.ndarray  # bool: an active no_loss_sale window covers it (not its exempt lot)
+    # shares that must be sold today (a tax_loss_harvest request: the sell column's lower bound);
+    # None: nothing forced
+    sell_minimum: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.lot_id)
@@ -125,6 +129,9 @@ class HouseholdProblem:
     risk: "HouseholdRisk | None" = None  # risk model rows for security_ids; None: no tracking error
     asset_class: tuple[str, ...] = ()  # per security_id (asset location); empty: unknown
     overrides: tuple[tuple[str, float], ...] = ()  # per-household settings (HOUSEHOLD_OVERRIDABLE)
+    # tax rate of a traditional-IRA distribution (ordinary income: dim_households.ordinary_rate, else
+    # st_rate - niit_rate); None: st_rate
+    ordinary_rate: float | None = None
 
     # ----------------------------------------------------------------------------------------
     @property
@@ -169,6 +176,8 @@ class HouseholdProblem:
             raise ValueError("target weight missing")
         if not self.accounts:
             raise ValueError("household has no accounts")
+        if self.lots.sell_minimum is not None and np.any(self.lots.sell_minimum > self.lots.quantity + 1e-9):
+            raise ValueError("a forced sale exceeds its lot's quantity")
 
 
 # --------------------------------------------------------------------------------------------
@@ -270,6 +279,10 @@ def household_problems_from_marts(
             _numbers(hh, "realized_st_gain_ytd", 0.0), _numbers(hh, "realized_lt_gain_ytd", 0.0),
         )
     }
+    # IRA distributions are ordinary income: no NIIT on them (st_rate includes it)
+    ordinary = np.where(np.isfinite(_numbers(hh, "ordinary_rate")), _numbers(hh, "ordinary_rate"),
+                        _numbers(hh, "st_rate") - np.nan_to_num(_numbers(hh, "niit_rate", 0.0), nan=0.0))
+    hh_ordinary = {h: float(r) for h, r in zip(hh_ids, ordinary) if math.isfinite(r)}
 
     sec = frames["dim_securities"]
     sec_ids = _keys(sec, "security_id")
@@ -284,7 +297,7 @@ def household_problems_from_marts(
         id=_keys(acc, "account_id"), hh=_keys(acc, "household_id"),
         taxable=_bools(acc, "taxable"), fractional=_bools(acc, "fractional_allowed"),
         cash_minimum=np.nan_to_num(_numbers(acc, "cash_minimum", 0.0), nan=0.0), locked=_bools(acc, "trading_locked"),
-        preferred=_keys(acc, "preferred_asset_classes"),
+        preferred=_keys(acc, "preferred_asset_classes"), registration=_keys(acc, "registration"),
     )
     acc_slices = _Slices(acc_cols["hh"])
     cash_frame = frames["fct_account_cash"]
@@ -326,6 +339,7 @@ def household_problems_from_marts(
     win_cols = dict(
         hh=_keys(win, "household_id"), group=_keys(win, "identical_group"), kind=_keys(win, "window_type"),
         end=_days(win["window_end"]) if "window_end" in win.columns else np.zeros(0, "datetime64[D]"),
+        start=_days(win["window_start"]) if "window_start" in win.columns else np.full(len(win), np.datetime64("NaT"), "datetime64[D]"),
         exempt=_keys(win, "exempt_lot_id"),
     )
     win_slices = _Slices(win_cols["hh"])
@@ -334,6 +348,9 @@ def household_problems_from_marts(
     req_cols = dict(
         hh=_keys(req, "household_id"), id=_keys(req, "request_id"), account=_keys(req, "account_id"),
         kind=_keys(req, "request_type"), amount=_numbers(req, "amount"),
+        choice=_keys(req, "account_choice"), eligible=_keys(req, "eligible_accounts"),
+        hold_until=_days(req["hold_until"]) if "hold_until" in req.columns else np.full(len(req), np.datetime64("NaT"), "datetime64[D]"),
+        requested_on=_days(req["requested_on"]) if "requested_on" in req.columns else np.full(len(req), as_of64, "datetime64[D]"),
     )
     req_slices = _Slices(req_cols["hh"])
 
@@ -343,12 +360,15 @@ def household_problems_from_marts(
     problems = []
     for household_id in ready:
         try:
-            problem = _household_problem(
+            problem, events = _household_problem(
                 household_id, as_of64, as_of, hh_rates, sec_info,
                 take(acc_cols, acc_slices.rows(household_id)), cash_by_account, restrictions, trading,
                 take(lot_cols, lot_slices.rows(household_id)), take(tgt_cols, tgt_slices.rows(household_id)),
                 take(win_cols, win_slices.rows(household_id)), take(req_cols, req_slices.rows(household_id)),
             )
+            problem = replace(problem, ordinary_rate=hh_ordinary.get(household_id),
+                              overrides=hh_overrides.get(household_id, ()))
+            problem = _apply_policies(problem, events, settings.with_overrides(problem.overrides))
             if risk_model is not None:
                 risk = risk_model.household_risk(problem.security_ids, problem.bucket)
                 notes = problem.notes
@@ -358,8 +378,6 @@ def household_problems_from_marts(
                         f"({', '.join(risk.unmodelled[:3])}...), prior exposures used",
                     )
                 problem = replace(problem, risk=risk, notes=notes)
-            if hh_overrides.get(household_id):
-                problem = replace(problem, overrides=hh_overrides[household_id])
         except Exception as exc:  # noqa: BLE001 - one household's bad data must not stop the rest
             problem = HouseholdProblem(household_id, as_of, error=f"{type(exc).__name__}: {exc}")
         problems.append(problem)
@@ -383,9 +401,38 @@ def _household_problem(
     withdrawal = dict.fromkeys(account_ids, 0.0)
     transition_budget: float | None = None
     gift = dict.fromkeys(account_ids, 0.0)
-    for request_id, account_id, kind, amount in sorted(
-        zip(req["id"], req["account"], req["kind"], req["amount"]), key=lambda r: str(r[0])
+    events: list[tuple] = []  # policy edits applied once the problem is built (_apply_policies)
+    held_since: list[tuple[np.datetime64, np.datetime64]] = []  # (requested_on, hold_until) of earlier harvests
+    for request_id, account_id, kind, amount, choice, eligible, hold_until, requested_on in sorted(
+        zip(req["id"], req["account"], req["kind"], req["amount"], req["choice"], req["eligible"],
+            req["hold_until"], req["requested_on"]),
+        key=lambda r: str(r[0]),
     ):
+        named = [a.strip() for a in (eligible or "").replace(",", ";").split(";") if a.strip()]
+        if kind == "tax_loss_harvest":
+            if np.isnat(hold_until) or hold_until < as_of64:
+                if np.isnat(hold_until):
+                    notes.append(f"request {request_id} ignored: a tax_loss_harvest needs hold_until")
+                continue
+            if not np.isnat(requested_on) and requested_on < as_of64:
+                held_since.append((requested_on, hold_until))  # harvested earlier: the hold goes on
+                continue
+            if account_id is not None and account_id not in account_index:
+                notes.append(f"request {request_id} ignored: account {account_id} not in household")
+            elif math.isfinite(amount) and amount > 0:
+                events.append(("tax_loss_harvest", request_id, float(amount), account_id,
+                               pd.Timestamp(hold_until).date()))
+            continue
+        if not np.isnat(requested_on) and requested_on < as_of64:
+            continue  # only harvest holds outlive their day
+        if kind == "cash_withdrawal" and (choice == "household" or account_id is None):
+            unknown = [a for a in named if a not in account_index]
+            if unknown:
+                notes.append(f"request {request_id}: eligible accounts {', '.join(unknown)} not in household")
+            if math.isfinite(amount) and amount > 0:
+                events.append(("household_withdrawal", request_id, float(amount),
+                               [a for a in named if a in account_index] or None, account_id))
+            continue
         if account_id not in account_index:
             notes.append(f"request {request_id} ignored: account {account_id} not in household")
         elif kind == "cash_withdrawal":
@@ -425,6 +472,7 @@ def _household_problem(
             preferred_asset_classes=frozenset(
                 c.strip() for c in (acc["preferred"][i] or "").replace(",", ";").split(";") if c.strip()
             ),
+            registration=acc["registration"][i] or "",
         )
         for a, i in zip(account_ids, order)
     )
@@ -475,7 +523,12 @@ def _household_problem(
     # wash-sale windows (household-wide, IRAs included) ------------------------------------------
     no_buy: set[str] = set()
     loss_sale_exempt: dict[str, list[str | None]] = {}
-    for kind, g, end, exempt in zip(win["kind"], win["group"], win["end"], win["exempt"]):
+    for kind, g, start, end, exempt in zip(win["kind"], win["group"], win["start"], win["end"], win["exempt"]):
+        # a tax_loss_harvest hold: the groups sold at a loss since the request stay closed to
+        # buying until hold_until, past their 30-day window
+        if kind == "no_buy" and not np.isnat(start) and any(start >= since and as_of64 <= until for since, until in held_since):
+            no_buy.add(g)
+            continue
         if np.isnat(end) or end < as_of64:
             continue
         if kind == "no_buy":
@@ -502,7 +555,7 @@ def _household_problem(
         days_to_long_term=_frozen(days_to_lt),
         no_loss_sale=_frozen(no_loss_sale),
     )
-    return HouseholdProblem(
+    problem = HouseholdProblem(
         household_id=household_id,
         as_of=as_of,
         st_rate=float(st_rate),
@@ -522,3 +575,34 @@ def _household_problem(
         realized_lt_gain_ytd=0.0 if math.isnan(lt_ytd) else float(lt_ytd),
         asset_class=tuple(asset_class),
     )
+    if held_since:
+        problem = replace(problem, notes=problem.notes + (
+            "tax_loss_harvest hold until " + ", ".join(sorted({str(u) for _, u in held_since})),))
+    return problem, events
+
+
+def _apply_policies(problem: HouseholdProblem, events: list[tuple], settings: OptimizerSettings) -> HouseholdProblem:
+    """The requests and settings that edit the problem's inputs (optimization/policies.py), in
+    order: forced harvests (their lots must be sold), the year-round harvest threshold (closes
+    small losses, never a forced lot), household-level withdrawals (split over the accounts)."""
+    from optimization import policies  # policies imports this module
+
+    notes: list[str] = []
+    for event in events:
+        if event[0] == "tax_loss_harvest":
+            _, request_id, amount, account_id, hold_until = event
+            problem, _, more = policies.with_forced_harvest(
+                problem, amount, hold_until, settings.fractional_quantum, account_id, label=f"tax_loss_harvest {request_id}")
+            notes += more
+    if settings.harvest_threshold_start is not None:
+        threshold = policies.harvest_threshold(problem.as_of, settings.harvest_threshold_start,
+                                               settings.harvest_threshold_end, settings.harvest_threshold_end_date)
+        problem = policies.close_small_losses(problem, threshold, settings.harvest_threshold_band)
+        notes.append(f"harvest threshold {threshold:.4f} of basis")
+    for event in events:
+        if event[0] == "household_withdrawal":
+            _, request_id, amount, eligible, _named = event
+            problem, _, more = policies.with_household_withdrawal(
+                problem, amount, eligible, problem.ordinary_rate, label=f"cash_withdrawal {request_id}")
+            notes += more
+    return replace(problem, notes=problem.notes + tuple(notes)) if notes else problem

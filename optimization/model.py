@@ -486,8 +486,8 @@ def household_standard_form(problem: HouseholdProblem, settings: OptimizerSettin
 
     # --- columns -------------------------------------------------------------------------------
     tw = settings.tax_weight
-    sell = sf.add_cols(
-        "sell", lots.lot_id, 0.0, lots.quantity,
+    sell = sf.add_cols(  # lower bound: shares a tax_loss_harvest request forces out (policies.py)
+        "sell", lots.lot_id, 0.0 if lots.sell_minimum is None else lots.sell_minimum, lots.quantity,
         tw * f.tax_per_share + settings.near_long_term_penalty * f.near_long_term_gain + tc * f.lot_price,
     )
     gift_lots = np.flatnonzero(f.gift_eligible)

@@ -16,6 +16,7 @@ SOLVER_INTERFACES = ("direct", "appsi")
 HOUSEHOLD_OVERRIDABLE = (
     "risk_aversion", "tax_weight", "trading_cost_bps", "tracking_error_cap", "unusable_loss_value",
     "drift_band_absolute", "drift_band_total", "min_trade_value",
+    "harvest_threshold_start", "harvest_threshold_end",
 )
 
 
@@ -104,6 +105,20 @@ class OptimizerSettings:
     # demo firm); 0.01 is the value to try with risk_aversion 0 (docs/optimizer-benchmark.md).
     substitute_room: float = 0.0
 
+    # --- year-round harvest threshold (optimization/policies.py; docs/lifecycle.md) -------------
+    # A taxable loss lot may be harvested only when its loss is at least this share of its basis:
+    # harvest_threshold_start on January 1, falling linearly to harvest_threshold_end on
+    # harvest_threshold_end_date (month, day) and staying there to December 31. Below it, loss lots
+    # of a security not more than harvest_threshold_band (share of household value) over target
+    # are closed to selling (the per-lot no_loss_sale flag); an overweight security's loss lots
+    # stay sellable (trimming it is a rebalance). None: off (every loss the optimizer finds worth
+    # its drift and trading cost may be harvested). Per household: dim_households columns of the
+    # same name override start and end.
+    harvest_threshold_start: float | None = None
+    harvest_threshold_end: float = 0.05
+    harvest_threshold_end_date: tuple[int, int] = (12, 1)
+    harvest_threshold_band: float = 0.01
+
     # --- order generation ------------------------------------------------------------------
     min_trade_value: float = 25.0  # smaller trades dropped (not full-lot sells, not requests)
     # share precision in accounts that allow fractions: 0.001, the finest every custodian upload
@@ -160,6 +175,12 @@ class OptimizerSettings:
             raise ValueError("substitute_room must be in [0, 1]")
         if self.asset_location_penalty < 0:
             raise ValueError("asset_location_penalty must be >= 0")
+        if self.harvest_threshold_start is not None and not (
+            0.0 <= self.harvest_threshold_end <= 1.0 and 0.0 <= self.harvest_threshold_start <= 1.0
+        ):
+            raise ValueError("harvest_threshold_start and _end must be in [0, 1] (share of basis)")
+        if self.harvest_threshold_band < 0:
+            raise ValueError("harvest_threshold_band must be >= 0")
 
     def with_overrides(self, overrides: Mapping[str, float] | tuple = ()) -> "OptimizerSettings":
         """These settings with a household's overrides applied (HOUSEHOLD_OVERRIDABLE only)."""

@@ -32,7 +32,8 @@ MART_COLUMNS = {
                               "source_transaction_id", "source_account_id", "exempt_lot_id"],
     "fct_buy_restrictions": ["account_id", "security_id", "reason"],
     "fct_trading_restrictions": ["account_id", "security_id", "restriction_type"],
-    "fct_requests": ["request_id", "household_id", "account_id", "request_type", "amount"],
+    "fct_requests": ["request_id", "household_id", "account_id", "request_type", "amount", "account_choice",
+                     "eligible_accounts", "hold_until", "requested_on"],
     "fct_household_readiness": ["household_id", "is_ready", "hold_reasons"],
 }
 
@@ -125,9 +126,10 @@ class MartBuilder:
             dict(account_id=account_id, security_id=security_id, restriction_type=restriction_type))
         return self
 
-    def request(self, request_id, household_id, account_id, request_type, amount):
+    def request(self, request_id, household_id, account_id, request_type, amount, **columns):
+        """columns: the optional request columns (account_choice, eligible_accounts, hold_until, requested_on)."""
         self.rows["fct_requests"].append(dict(request_id=request_id, household_id=household_id, account_id=account_id,
-                                              request_type=request_type, amount=float(amount)))
+                                              request_type=request_type, amount=float(amount), **columns))
         return self
 
     def not_ready(self, household_id, reason="quarantined row"):
@@ -153,9 +155,12 @@ class MartBuilder:
         ]
         frames = {}
         for name, columns in MART_COLUMNS.items():
+            # columns a test adds beyond the contract (dim_households knobs such as ordinary_rate) come last
+            extra = sorted({k for row in rows.get(name, []) for k in row} - set(columns))
+            columns = columns + extra
             frame = pd.DataFrame(rows.get(name, []), columns=columns)
             for col in columns:
-                if col.endswith("_date") or col in ("window_start", "window_end"):
+                if col.endswith("_date") or col in ("window_start", "window_end", "hold_until", "requested_on"):
                     frame[col] = pd.to_datetime(frame[col])
             frames[name] = frame
         return frames

@@ -684,6 +684,15 @@ def generate_firm(as_of: dt.date, households: int = 200, seed: int = 7) -> Firm:
         .sort_values(["account_id", "restriction_type", "value"]).reset_index(drop=True)
     )
     requests = pd.concat([requests, transitions], ignore_index=True)
+    # life-cycle requests (household withdrawals, forced harvests): a stream of their own, spawned
+    # after every other one, so adding them changed nothing else the generator draws
+    (rng_life,) = root.spawn(1)
+    requests = pd.concat([requests, _lifecycle_requests(
+        rng_life, as_of64, acc_hh, acc_taxable, acc_total, l_acc, l_qty, l_basis, p_now[l_sec], hh_ids, len(requests),
+    )], ignore_index=True)
+    requests["hold_until"] = pd.to_datetime(requests["hold_until"]) if "hold_until" in requests else pd.NaT
+    for column in ("account_choice", "eligible_accounts"):
+        requests[column] = requests[column].astype(object).where(requests[column].notna(), None) if column in requests else None
 
     # ---- frames ---------------------------------------------------------------------------------
     sec_sort = np.argsort(uni.ids.astype(str), kind="stable")
@@ -981,6 +990,60 @@ def _requests(
             "amount": amt[o],
         }
     )
+
+
+def _lifecycle_requests(
+    rng: np.random.Generator,
+    as_of64: np.datetime64,
+    acc_hh: np.ndarray,
+    taxable: np.ndarray,
+    acc_total: np.ndarray,
+    l_acc: np.ndarray,
+    l_qty: np.ndarray,
+    l_basis: np.ndarray,
+    l_price: np.ndarray,
+    hh_ids: np.ndarray,
+    first_request: int,
+) -> pd.DataFrame:
+    """Life-cycle requests of the daily run (docs/lifecycle.md): household-level cash withdrawals
+    (3% of households with a taxable and another account, at least one: 2-6% of the household, the optimizer
+    chooses the accounts) and forced loss harvests (3%, at least one, of households with at least $1,000 of
+    unrealized losses in taxable accounts: a third to two thirds of them, at most 2% of the household,
+    held 45 days)."""
+    n_hh = len(hh_ids)
+    accounts = np.bincount(acc_hh, minlength=n_hh)
+    has_taxable = np.bincount(acc_hh, weights=taxable.astype(float), minlength=n_hh) > 0
+    hh_value = np.bincount(acc_hh, weights=acc_total, minlength=n_hh)
+    def at_least_one(eligible: np.ndarray, share: float) -> np.ndarray:
+        """A share of the eligible households, and at least one when any is (small firms too)."""
+        draw = rng.random(n_hh)
+        picked = np.flatnonzero(eligible & (draw < share))
+        if not len(picked) and eligible.any():
+            picked = np.flatnonzero(eligible)[[int(np.argmin(np.where(eligible, draw, np.inf)[eligible]))]]
+        return picked
+
+    cw = at_least_one(has_taxable & (accounts >= 2), 0.03)
+    cw_amt = np.maximum(np.round(hh_value[cw] * rng.uniform(0.02, 0.06, size=len(cw)), -2), 100.0)
+    loss = np.where(taxable[l_acc], np.maximum(l_basis - l_qty * l_price, 0.0), 0.0)
+    hh_loss = np.bincount(acc_hh[l_acc], weights=loss, minlength=n_hh)
+    tl = at_least_one(hh_loss >= 1_000.0, 0.03)
+    tl_amt = np.minimum(hh_loss[tl] * rng.uniform(0.33, 0.67, size=len(tl)), 0.02 * hh_value[tl])  # at most 2%
+    tl_amt = np.maximum(np.floor(tl_amt / 100.0) * 100.0, 100.0)
+    hh = np.concatenate([cw, tl])
+    o = np.lexsort((np.r_[np.zeros(len(cw)), np.ones(len(tl))], hh))
+    frame = pd.DataFrame({
+        "request_id": _ids("REQ", np.arange(first_request + 1, first_request + 1 + len(hh)), 5),
+        "household_id": hh_ids[hh[o]],
+        "account_id": None,
+        "request_type": np.r_[np.full(len(cw), "cash_withdrawal", dtype=object),
+                              np.full(len(tl), "tax_loss_harvest", dtype=object)][o],
+        "amount": np.r_[cw_amt, tl_amt][o],
+        "account_choice": np.r_[np.full(len(cw), "household", dtype=object), np.full(len(tl), None, dtype=object)][o],
+        "eligible_accounts": None,
+        "hold_until": np.r_[np.full(len(cw), np.datetime64("NaT"), dtype="datetime64[D]"),
+                            np.full(len(tl), as_of64 + np.timedelta64(45, "D"))][o],
+    })
+    return frame
 
 
 def _account_instructions(

@@ -530,10 +530,21 @@ def test_restrictions(files):
 
 
 def test_requests_reference_their_households_taxable_accounts(files):
-    req = files["requests"]
+    every = files["requests"]
     acc = files["accounts"].set_index("account_id")
-    assert req["request_id"].is_unique
-    assert set(req["request_type"]) == {"cash_withdrawal", "charitable_gift", "transition"}
+    assert every["request_id"].is_unique
+    assert set(every["request_type"]) == {"cash_withdrawal", "charitable_gift", "transition", "tax_loss_harvest"}
+    # household-level life-cycle requests (docs/lifecycle.md): no account; the optimizer chooses
+    household = every[every["account_id"] == ""]
+    assert set(household["request_type"]) == {"cash_withdrawal", "tax_loss_harvest"}
+    assert household["household_id"].isin(acc["household_id"]).all()
+    withdrawals = household[household["request_type"] == "cash_withdrawal"]
+    assert (withdrawals["account_choice"] == "household").all() and (withdrawals["hold_until"] == "").all()
+    harvests = household[household["request_type"] == "tax_loss_harvest"]
+    assert (_dates(harvests["hold_until"]) == pd.Timestamp(AS_OF) + pd.Timedelta(days=45)).all()
+    assert (every.loc[every["request_type"] != "tax_loss_harvest", "hold_until"] == "").all()
+    req = every[every["account_id"] != ""]
+    assert (req["account_choice"] == "").all()
     assert req["account_id"].isin(acc.index).all()
     assert (req["account_id"].map(acc["household_id"]) == req["household_id"]).all()
     assert (req["account_id"].map(acc["taxable"]) == "true").all()

@@ -36,7 +36,7 @@ MART_COLUMNS = {  # docs/marts.md, in order
     "fct_household_targets": "household_id, model_id, model_version, security_id, target_weight",
     "fct_wash_sale_windows": "household_id, identical_group, window_type, window_start, window_end, source_transaction_id, source_account_id, exempt_lot_id",
     "fct_buy_restrictions": "account_id, security_id, reason",
-    "fct_requests": "request_id, household_id, account_id, request_type, amount",
+    "fct_requests": "request_id, household_id, account_id, request_type, amount, account_choice, eligible_accounts, hold_until, requested_on",
     "fct_trading_restrictions": "account_id, household_id, security_id, restriction_type",
     "fct_household_readiness": "household_id, is_ready, hold_reasons",
 }
@@ -417,7 +417,8 @@ def test_buy_restrictions_and_requests(warehouse):
         ("A3", "AAPL"): "exclude_sector: Information Technology",
     }
     assert rows(con, "select * from main.fct_requests") == [
-        {"request_id": "R1", "household_id": "H1", "account_id": "A1", "request_type": "cash_withdrawal", "amount": 2_500.0}
+        {"request_id": "R1", "household_id": "H1", "account_id": "A1", "request_type": "cash_withdrawal", "amount": 2_500.0,
+         "account_choice": "named", "eligible_accounts": None, "hold_until": None, "requested_on": AS_OF}
     ]
 
 

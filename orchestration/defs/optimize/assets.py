@@ -143,7 +143,11 @@ def plan_household_shards(context: dg.OpExecutionContext, duckdb: DuckDBResource
     risk_model = estimate_risk_model(price_history, marts["dim_securities"]) if len(price_history) else None
     if risk_model is None:
         context.log.warning(f"no price history for {as_of}: tracking error is not priced or reported")
-    settings = OptimizerSettings(time_limit_seconds=optimizer_fanout.time_limit_seconds)
+    settings = OptimizerSettings(
+        time_limit_seconds=optimizer_fanout.time_limit_seconds,
+        harvest_threshold_start=optimizer_fanout.harvest_threshold_start,
+        harvest_threshold_end=optimizer_fanout.harvest_threshold_end,
+    )
     shards = make_shards(marts, as_of, settings, risk_model, optimizer_fanout.shards,
                          optimizer_fanout.min_households_per_shard, warm_starts)
     context.log.info(f"{sum(len(s.households) for s in shards)} ready households in {len(shards)} shards: "

@@ -10,6 +10,7 @@ The collecting step deletes its run's folder once the day is written.
 from __future__ import annotations
 
 import os
+from typing import Optional
 
 import dagster as dg
 
@@ -27,6 +28,13 @@ class OptimizerFanOut(dg.ConfigurableResource):
     """HiGHS time limit per household; a household that reaches it gets no trades, its shard goes on."""
     warm_start: bool = True
     """Start each household's root LP from its basis of the previous as-of date (optimizer.household_bases)."""
+    harvest_threshold_start: Optional[float] = 0.20
+    """Year-round harvesting: a taxable loss lot is harvested only when its loss is at least this share
+    of its basis on January 1, tightening linearly to ``harvest_threshold_end`` by December 1
+    (optimization/policies.py, docs/lifecycle.md); per household, dim_households columns of the same
+    name override it. None: no threshold (any loss worth its drift and trading cost)."""
+    harvest_threshold_end: float = 0.05
+    """The threshold from December 1 to the year's end (share of basis)."""
 
 
 def shards_location(home: Home) -> str:
