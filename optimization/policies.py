@@ -193,10 +193,12 @@ def withdrawal_split(problem: HouseholdProblem, amount: float, eligible: Sequenc
     summing exactly to `amount`; a shortfall (not enough anywhere) stays on the last account used
     (or the first eligible), where the optimizer reports it infeasible."""
     split: dict[str, float] = {}
+    capacity: dict[str, float] = {}
     left = float(amount)
     for _, account_id, _, dollars in withdrawal_sources(problem, eligible, ordinary_rate):
+        capacity[account_id] = capacity.get(account_id, 0.0) + dollars
         if left <= 1e-9:
-            break
+            continue
         take = min(dollars, left)
         split[account_id] = split.get(account_id, 0.0) + take
         left -= take
@@ -206,10 +208,16 @@ def withdrawal_split(problem: HouseholdProblem, amount: float, eligible: Sequenc
         if fallback is None:
             return {}
         split[fallback] = split.get(fallback, 0.0) + left
-    cents = {a: round(v, 2) for a, v in split.items() if round(v, 2) > 0}
-    if cents:
-        last = max(cents, key=lambda a: (cents[a], a))
-        cents[last] = round(cents[last] + round(float(amount), 2) - round(sum(cents.values()), 2), 2)
+    # Cents rounded down, never above what an account can raise (an account drained to its last
+    # lot must not be asked for a fraction of a cent more); the missing cents go to the account
+    # with the most room left.
+    cents = {a: math.floor(v * 100 + 1e-6) / 100 for a, v in split.items()}
+    cents = {a: v for a, v in cents.items() if v > 0}
+    short = round(round(float(amount), 2) - round(sum(cents.values()), 2), 2)
+    if short > 0 and split:
+        room = {a: capacity.get(a, 0.0) - cents.get(a, 0.0) for a in split}
+        roomiest = max(room, key=lambda a: (room[a], a))
+        cents[roomiest] = round(cents.get(roomiest, 0.0) + short, 2)
     return dict(sorted(cents.items()))
 
 

@@ -87,6 +87,18 @@ def test_household_withdrawal_comes_from_the_ira_when_every_taxable_dollar_is_a_
     assert list(trades.loc[trades["side"] == "sell", "lot_id"]) == ["S1"]
 
 
+def test_a_household_withdrawal_that_drains_an_account_never_asks_it_for_a_fraction_of_a_cent_more():
+    # Found on the demo firm (HH00097): the cheapest source is every lot of an account, worth
+    # 233.3366; rounding its share of the split to the nearest cent asked for 233.34 and the
+    # household was "infeasible before solve". Cents are rounded down per account; the missing
+    # cent goes to the account with room (the IRA).
+    b = withdrawal_household([], 1_000).security("ODD", 33.3338).lot("L9", "TAX", "ODD", 7, 50.0, OLD)
+    problems, trades, outcomes = solve(b)
+    assert {a.account_id: a.withdrawal for a in problems[0].accounts} == {"IRA": 766.67, "TAX": 233.33}
+    sells = trades[trades["side"] == "sell"].set_index("lot_id")
+    assert sells.loc["L9", "quantity"] == pytest.approx(7)  # the loss lot, all of it
+
+
 def test_a_named_withdrawal_is_unchanged():
     lots = [("S1", "TAX", "STG", 100, 5.0, RECENT)]
     problems, trades, _ = solve(withdrawal_household(lots, 5_000, account_id="TAX"))
