@@ -442,7 +442,26 @@ def trade_safety_frame(
     )
     buys = buys.merge(same_day, on=["household_id", "identical_group"], how="left")
     buys["bought_after_loss_sale_today"] = buys["loss_sold"].fillna(0).astype(int)
-    return {"relieved_lots": relieved, "buys": buys, "cash": cash, "trades": trades, "restricted_trades": relieving}
+    return {"relieved_lots": relieved, "buys": buys, "cash": cash, "trades": trades, "restricted_trades": relieving,
+            "household_cash": household_withdrawal_cash(requests, cash)}
+
+
+def household_withdrawal_cash(requests: pd.DataFrame, cash: pd.DataFrame) -> pd.DataFrame:
+    """Per household with a household-level cash withdrawal (no account: the optimizer chose the
+    accounts), the cash its accounts keep above their minimums after the trades, less that
+    withdrawal: negative when the trades do not raise it."""
+    if not len(requests) or "household_id" not in requests.columns:
+        return pd.DataFrame({"household_id": pd.Series(dtype=str),
+                             "cash_left_after_household_withdrawal": pd.Series(dtype=float)})
+    account = requests["account_id"] if "account_id" in requests.columns else pd.Series("", index=requests.index)
+    blank = account.isna() | (account.astype(str).str.strip() == "")
+    wanted = requests[(requests["request_type"] == "cash_withdrawal") & blank]
+    need = wanted.groupby("household_id")["amount"].sum().astype(float)
+    room = cash.groupby("household_id")["cash_above_minimum"].sum() if len(cash) else pd.Series(dtype=float)
+    return pd.DataFrame({
+        "household_id": need.index.astype(str),
+        "cash_left_after_household_withdrawal": (room.reindex(need.index).fillna(0.0) - need).to_numpy(dtype=float),
+    })
 
 
 def check_trades(
@@ -489,6 +508,11 @@ def check_trades(
             E.ExpectColumnValuesToBeBetween(column="cash_after", min_value=-0.005),
             E.ExpectColumnValuesToBeBetween(column="cash_above_minimum", min_value=-0.005),
         ], index_columns=index, docs_dir=docs_dir),
+        validate(frames.get("household_cash", pd.DataFrame(
+            {"household_id": pd.Series(dtype=str), "cash_left_after_household_withdrawal": pd.Series(dtype=float)})),
+            "trades_raise_household_withdrawals", [
+            E.ExpectColumnValuesToBeBetween(column="cash_left_after_household_withdrawal", min_value=-0.005),
+        ], index_columns=["household_id"], docs_dir=docs_dir),
         validate(turnover, "trades_turnover_sane", [
             E.ExpectColumnValuesToBeBetween(column="turnover", min_value=0, max_value=max_turnover),
         ], index_columns=["household_id"], docs_dir=docs_dir),

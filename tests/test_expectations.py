@@ -166,6 +166,29 @@ def test_an_unsafe_trade_holds_only_its_household_at_the_trade_gate(lots, securi
     assert unattributed_failures(outcomes) == []
 
 
+def test_trades_that_do_not_raise_a_household_withdrawal_hold_that_household(lots, securities):
+    # H1 asks 1,000 from the household (no account: the optimizer chose the accounts) and its trades
+    # raise 1,000 over its two accounts: safe. H2 asks 1,000 and raises 400: held.
+    cash = pd.DataFrame({"account_id": ["A1", "A2", "A3"], "household_id": ["H1", "H1", "H2"], "cash": [0.0] * 3})
+    requests = pd.DataFrame({"household_id": ["H1", "H2"], "account_id": [None, ""],
+                             "request_type": ["cash_withdrawal"] * 2, "amount": [1_000.0, 1_000.0]})
+    empty = pd.DataFrame({c: pd.Series(dtype=str) for c in
+                          ("account_id", "security_id", "household_id", "identical_group", "window_type")})
+    trades = _trades([
+        ("H1", "A1", "AAA", "sell", 6.0, 100.0, 600.0, "L1", 0.0),
+        ("H1", "A2", "AAA", "sell", 4.0, 100.0, 400.0, "L1", 0.0),
+        ("H2", "A3", "AAA", "sell", 4.0, 100.0, 400.0, "L1", 0.0),
+    ])
+    frames = trade_safety_frame(trades, lots, cash, empty, empty, requests, securities)
+    outcomes = check_trades(frames, max_turnover=5.0, household_values=pd.Series({"H1": 10_000.0, "H2": 10_000.0}))
+    by_suite = {o.suite: o for o in outcomes}
+    assert not by_suite["trades_raise_household_withdrawals"].success
+    from expectations.suites import household_holds
+
+    holds = household_holds([by_suite["trades_raise_household_withdrawals"]])
+    assert list(holds["household_id"]) == ["H2"]
+
+
 # --- the suites behind the two-level gates (docs/quality.md) -------------------------------------
 
 
