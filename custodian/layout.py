@@ -36,6 +36,7 @@ class Column:
     required: bool = True  # a blank value is an error when required
     choices: tuple[str, ...] = ()  # allowed values for text columns, when constrained
     minimum: float | None = None  # inclusive lower bound for numbers
+    maximum: float | None = None  # inclusive upper bound for numbers
     description: str = ""
     # A column added to a layout after files were already being delivered: a file whose header
     # leaves it out (at its place) is still the layout, with the column blank on every row.
@@ -154,6 +155,11 @@ ACCOUNTS = FileLayout(
                description="Household override of the trading cost per side, bp."),
         Column("tracking_error_cap", "decimal", required=False, minimum=0.0, may_be_absent=True,
                description="Household cap on ex-ante tracking error, annualised (0.01 = 1%; blank: none)."),
+        Column("harvest_threshold_start", "decimal", required=False, minimum=0.0, maximum=1.0, may_be_absent=True,
+               description="Household override: share of basis a loss needs on January 1 to be harvested "
+                           "(0.20: price at most 80% of basis; blank: firm default)."),
+        Column("harvest_threshold_end", "decimal", required=False, minimum=0.0, maximum=1.0, may_be_absent=True,
+               description="Household override: that share from December 1 (blank: firm default, 0.05)."),
     ),
 )
 

@@ -42,6 +42,8 @@ def render() -> str:
                 rule.append("one of " + ", ".join(f"`{v}`" for v in c.choices))
             if c.minimum is not None:
                 rule.append(f">= {c.minimum:g}")
+            if c.maximum is not None:
+                rule.append(f"<= {c.maximum:g}")
             out.append(f"| {c.name} | {DUCKDB_TYPES[c.kind].lower()} | {'yes' if c.required else 'no'} | "
                        f"{'; '.join(rule)} | {c.description} |")
         out.append("")

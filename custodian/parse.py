@@ -72,6 +72,9 @@ def _convert(column: Column, text: pd.Series) -> tuple[pd.Series, pd.Series]:
         if column.minimum is not None:
             below = ~bad & ~blank & (values < column.minimum)
             errors = errors.mask(below & (errors == ""), f"below the minimum {column.minimum:g}")
+        if column.maximum is not None:
+            above = ~bad & ~blank & (values > column.maximum)
+            errors = errors.mask(above & (errors == ""), f"above the maximum {column.maximum:g}")
         if column.kind == "integer":
             return values.astype("Int64"), errors
         return values.astype(float), errors

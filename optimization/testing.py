@@ -20,7 +20,7 @@ MART_COLUMNS = {
                        "annual_tax_budget", "federal_st_rate", "federal_lt_rate", "niit_rate", "state_rate", "st_rate",
                        "lt_rate", "realized_st_gain_ytd", "realized_lt_gain_ytd", "tax_budget_remaining",
                        "account_count", "market_value", "cash", "risk_aversion", "tax_weight", "trading_cost_bps",
-                       "tracking_error_cap"],
+                       "tracking_error_cap", "harvest_threshold_start", "harvest_threshold_end"],
     "fct_lots": ["lot_id", "account_id", "household_id", "security_id", "identical_group", "quantity", "cost_basis",
                  "cost_per_share", "acquired_date", "adjusted_acquired_date", "long_term_date", "is_long_term", "price",
                  "market_value", "unrealized_gain", "taxable", "source_file", "source_line", "file_sha256"],

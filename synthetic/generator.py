@@ -1076,6 +1076,10 @@ def _account_instructions(
     risk_aversion = np.where(draw < 0.05, 2.0, np.where(draw < 0.10, 10.0, np.nan))
     tax_weight = np.where(rng.random(n_hh) < 0.03, 0.5, np.nan)
     te_cap = np.where(rng.random(n_hh) < 0.03, 0.02, np.nan)
+    # per-household harvest policy: a child stream, so the draws below are what they were before it
+    (rng_harvest,) = rng.spawn(1)
+    harvest_draw = rng_harvest.random(n_hh)
+    harvest_start = np.where(harvest_draw < 0.05, 0.10, np.where(harvest_draw < 0.10, 0.30, np.nan))
     columns = {
         "cash_minimum": cash_minimum,
         "trading_locked": locked,
@@ -1084,6 +1088,8 @@ def _account_instructions(
         "tax_weight": tax_weight[acc_hh],
         "trading_cost_bps": np.full(n_a, np.nan),
         "tracking_error_cap": te_cap[acc_hh],
+        "harvest_threshold_start": harvest_start[acc_hh],
+        "harvest_threshold_end": np.full(n_a, np.nan),
     }
     # never_sell (3% of accounts) and never_hold (2%) on a stock the account holds; not on locks
     rows = []

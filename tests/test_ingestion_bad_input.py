@@ -92,6 +92,13 @@ def negative_quantity(folder):
     return "open_lots", 2, "quantity", "below the minimum 0"
 
 
+def harvest_threshold_above_one(folder):
+    from custodian.layout import ACCOUNTS
+
+    _set_field(folder, "accounts", 2, ACCOUNTS.column_names.index("harvest_threshold_start"), b"1.5")
+    return "accounts", 2, "harvest_threshold_start", "above the maximum 1"
+
+
 def non_numeric_quantity(folder):
     _set_field(folder, "positions", 2, 2, b"12x")
     return "positions", 2, "quantity", "not a number"
@@ -124,7 +131,7 @@ def price_for_another_day(folder):
 
 
 CORPUS = [truncated, missing_column, extra_column, wrong_delimiter, non_utf8, impossible_date, other_date_format,
-          negative_quantity, non_numeric_quantity, empty_file, wrong_as_of_date, unknown_account, duplicate_lot_ids,
+          negative_quantity, harvest_threshold_above_one, non_numeric_quantity, empty_file, wrong_as_of_date, unknown_account, duplicate_lot_ids,
           price_for_another_day]
 
 

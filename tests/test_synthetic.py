@@ -583,8 +583,10 @@ def test_account_instructions_and_household_settings_touch_a_small_share_of_the_
     assert set(acc["preferred_asset_classes"].fillna("")) <= {"", "us_bond"}
     assert acc.loc[acc["preferred_asset_classes"].fillna("") != "", "taxable"].eq("false").all()
     # household settings repeat on every account of the household
-    for column in ("risk_aversion", "tax_weight", "tracking_error_cap"):
+    for column in ("risk_aversion", "tax_weight", "tracking_error_cap", "harvest_threshold_start"):
         assert (acc.groupby("household_id")[column].nunique(dropna=False) == 1).all(), column
+    harvest = _num(acc.groupby("household_id")["harvest_threshold_start"].first())
+    assert set(harvest.dropna()) <= {0.10, 0.30} and 0 < harvest.notna().sum() <= 0.25 * len(harvest)
     kinds = set(files["restrictions"]["restriction_type"])
     assert {"never_sell_security", "never_hold_security"} <= kinds
     transitions = files["requests"][files["requests"]["request_type"] == "transition"]

@@ -26,6 +26,8 @@ final as (
         arg_min(tax_weight, account_id) as tax_weight,
         arg_min(trading_cost_bps, account_id) as trading_cost_bps,
         arg_min(tracking_error_cap, account_id) as tracking_error_cap,
+        arg_min(harvest_threshold_start, account_id) as harvest_threshold_start,
+        arg_min(harvest_threshold_end, account_id) as harvest_threshold_end,
 
         ---------- counts and flags
         count(distinct account_id) as account_count,

@@ -112,6 +112,8 @@ final as (
         cast(tax_weight as double) as tax_weight,
         cast(trading_cost_bps as double) as trading_cost_bps,
         cast(tracking_error_cap as double) as tracking_error_cap,
+        cast(harvest_threshold_start as double) as harvest_threshold_start,
+        cast(harvest_threshold_end as double) as harvest_threshold_end,
 
         ---------- marginal rates
         cast(federal_st_rate as double) as federal_st_rate,

@@ -41,6 +41,8 @@ final as (
         tax_weight,
         trading_cost_bps,
         tracking_error_cap,
+        harvest_threshold_start,
+        harvest_threshold_end,
 
         ---------- lineage
         as_of_date,
