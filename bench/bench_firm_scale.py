@@ -3,6 +3,7 @@ second, and the optimization stage's fan-out with 1 vs 2 workers.
 
     .venv/bin/python bench/bench_firm_scale.py --sizes 1000            # what docs/scale.md reports
     .venv/bin/python bench/bench_firm_scale.py --sizes 1000 10000 --workers 1 2 --out /tmp/scale.json
+    .venv/bin/python bench/bench_firm_scale.py --sizes 1000 --workers --before-optimizer   # the stages before it
 
 For each size it (1) generates the firm (synthetic.write_synthetic_firm, seed 7), (2) runs the day
 with ``sleeveless run-day`` (the local default: in-process executor) in a child process, sampling
@@ -133,11 +134,31 @@ def stage_of(step: str) -> str:
 GB = 1024 ** 3
 
 
-def bench_day(home: Path, households: int) -> dict:
+# The daily graph without the optimizer and what follows it (ingest, tax-lot engine, dbt, GX gates,
+# household holds), in process like `sleeveless run-day`: the single-process stages of docs/scale.md.
+BEFORE_OPTIMIZER = """
+import contextlib, sys, dagster as dg
+from orchestration.definitions import defs
+from orchestration.lib.home import Home
+from sleeveless.cli import _instance
+instance = _instance(Home.from_env())
+selection = dg.AssetSelection.all() - dg.AssetSelection.assets("household_trades").downstream()
+job = dg.Definitions.merge(defs(), dg.Definitions(jobs=[dg.define_asset_job(
+    "before_optimizer", selection=selection, executor_def=dg.in_process_executor)])).resolve_job_def("before_optimizer")
+with contextlib.redirect_stdout(sys.stderr):  # dbt's console output
+    result = job.execute_in_process(instance=instance, partition_key=sys.argv[1], raise_on_error=False,
+                                    run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+print("run id", result.run_id, "success", result.success)
+"""
+
+
+def bench_day(home: Path, households: int, before_optimizer: bool = False) -> dict:
     gen = Sampled([PYTHON, "-m", "sleeveless.cli", "--home", str(home), "generate", "--as-of", AS_OF,
                    "--households", str(households), "--seed", "7"], _env(home))
     gen_seconds, _ = gen.run()
-    day = Sampled([PYTHON, "-m", "sleeveless.cli", "--home", str(home), "run-day", "--as-of", AS_OF], _env(home))
+    command = ([PYTHON, "-c", BEFORE_OPTIMIZER, AS_OF] if before_optimizer
+               else [PYTHON, "-m", "sleeveless.cli", "--home", str(home), "run-day", "--as-of", AS_OF])
+    day = Sampled(command, _env(home))
     day_seconds, output = day.run()
     run_id = re.search(r"run id ([0-9a-f-]{36})", output).group(1)
     steps = _step_stats(home, run_id)
@@ -189,6 +210,8 @@ def main(argv=None) -> int:
     parser.add_argument("--shards", type=int, default=0, help="shards for the fan-out runs (default: max workers)")
     parser.add_argument("--root", default="/tmp/sleeveless_scale")
     parser.add_argument("--skip-day", action="store_true", help="reuse an existing day, time the fan-out only")
+    parser.add_argument("--before-optimizer", action="store_true",
+                        help="run the day only up to the optimizer (ingest, tax-lot engine, dbt, gates, holds)")
     parser.add_argument("--out", help="write the results as JSON here")
     args = parser.parse_args(argv)
     shards = args.shards or max(args.workers, default=1)
@@ -196,7 +219,7 @@ def main(argv=None) -> int:
     for n in args.sizes:
         home = Path(args.root) / f"firm_{n}"
         if not args.skip_day:
-            day = bench_day(home, n)
+            day = bench_day(home, n, args.before_optimizer)
             results["days"].append(day)
             print(f"\n{n} households: day {day['day_seconds']} s, peak {day['day_peak_gb']} GB, "
                   f"{day['households_per_second']} households/s (generate {day['generate_seconds']} s)")

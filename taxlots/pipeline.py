@@ -8,7 +8,7 @@ Plain pandas in, pandas out, so a dbt Python model or a Dagster asset can call i
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from decimal import Decimal
 
 import pandas as pd
@@ -53,8 +53,9 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     for column in frame.columns:
         values = frame[column]
         if column in DATE_COLUMNS:
-            days = pd.to_datetime(values, errors="coerce")
-            out[column] = pd.Series([d.date() if d is not pd.NaT else None for d in days], index=frame.index, dtype=object)
+            days = pd.to_datetime(values, errors="coerce")  # a Series, same index
+            dates = days.dt.date.astype(object)  # datetime.date, in C; NaT stays NaT until the where
+            out[column] = dates.where(days.notna(), None)
         elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
             out[column] = values.astype(float)
         else:
@@ -63,8 +64,16 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
-def opening_lots(open_lots: pd.DataFrame, trades: pd.DataFrame,
-                 replaced_fraction: dict[str, Decimal] | None = None) -> list[Lot]:
+def _records(rows) -> list:
+    """A frame's rows as named tuples (what ``itertuples`` yields, built in one pass over whole columns
+    instead of per call); a list of such rows passes through."""
+    if not isinstance(rows, pd.DataFrame):
+        return rows
+    Row = namedtuple("Row", [str(c) for c in rows.columns], rename=True)
+    return list(map(Row._make, zip(*(rows[c].tolist() for c in rows.columns))))
+
+
+def opening_lots(open_lots, trades, replaced_fraction: dict[str, Decimal] | None = None) -> list[Lot]:
     """The lots held before the history starts: custodian open lots not bought in the history, plus the
     shares of them (or of lots since closed) that the history sells.
 
@@ -74,10 +83,11 @@ def opening_lots(open_lots: pd.DataFrame, trades: pd.DataFrame,
     the sale's shares the custodian's view replaced (``replaced_fraction`` by sale transaction id).
     """
     replaced_fraction = replaced_fraction or {}
-    bought = {(r.account_id, r.lot_id) for r in trades.itertuples() if r.transaction_type in ("buy", "reinvest")}
-    still_open = {(r.account_id, r.lot_id): r for r in open_lots.itertuples()}
+    open_lots, trades = _records(open_lots), _records(trades)
+    bought = {(r.account_id, r.lot_id) for r in trades if r.transaction_type in ("buy", "reinvest")}
+    still_open = {(r.account_id, r.lot_id): r for r in open_lots}
     sold: dict = {}
-    for r in trades.itertuples():
+    for r in trades:
         if r.transaction_type == "sell" and isinstance(r.lot_id, str) and (r.account_id, r.lot_id) not in bought:
             quantity, proceeds, gain = abs(_d(r.quantity)), abs(_d(r.amount)), _d(r.realized_gain)
             lot = still_open.get((r.account_id, r.lot_id))
@@ -93,7 +103,7 @@ def opening_lots(open_lots: pd.DataFrame, trades: pd.DataFrame,
             entry["basis"] += basis
             entry["first_sale"] = min(entry["first_sale"], _date(r.trade_date))
     lots = []
-    for r in open_lots.itertuples():
+    for r in open_lots:
         if (r.account_id, r.lot_id) in bought:
             continue
         extra = sold.pop((r.account_id, r.lot_id), {"quantity": Decimal(0), "basis": Decimal(0)})
@@ -120,9 +130,9 @@ def replaced_fractions(result) -> dict[str, Decimal]:
     return {sale: replaced / quantity for sale, (quantity, replaced) in sold.items() if quantity}
 
 
-def history(trades: pd.DataFrame) -> list[Transaction]:
+def history(trades) -> list[Transaction]:
     out = []
-    for r in trades.itertuples():
+    for r in _records(trades):
         kind = r.transaction_type
         lot_id = r.lot_id if isinstance(r.lot_id, str) else ""
         out.append(Transaction(r.transaction_id, r.account_id, _date(r.trade_date), kind, r.security_id,
@@ -170,40 +180,65 @@ HOUSEHOLD_REALIZED_COLUMNS = [
 
 def _replay_households(open_lots: pd.DataFrame, transactions: pd.DataFrame, accounts: pd.DataFrame,
                        securities: pd.DataFrame):
-    """Yield (household_id, that household's custodian lots, ReplayResult or None, error) per household.
+    """Yield (household_id, that household's custodian lots, ReplayResult or None, error) per household,
+    in household id order; the lots are rows (named tuples) in the frame's order.
 
     Each household is replayed alone: a history that does not replay gives its lots a reason, not an
     exception for the firm."""
-    open_lots, transactions = _plain(open_lots), _plain(transactions)
+    for household_id, lots_h, trades_h, accounts_h, security_map in household_inputs(
+            open_lots, transactions, accounts, securities):
+        result, error = replay_household(lots_h, trades_h, accounts_h, security_map)
+        yield household_id, lots_h, result, error
+
+
+def household_inputs(open_lots: pd.DataFrame, transactions: pd.DataFrame, accounts: pd.DataFrame,
+                     securities: pd.DataFrame):
+    """Yield (household_id, its custodian lots, its buys/reinvestments/sells, its accounts, the security
+    map) per household with open lots, in household id order. One pass over each frame: rows are
+    grouped by household in Python, not by a pandas selection per household."""
+    # only buys, reinvestments and sells replay (most rows of a history are dividends): select them
+    # before the conversion to plain values, which is row by row
+    trades = _plain(transactions[transactions["transaction_type"].isin(["buy", "reinvest", "sell"])
+                                 & transactions["security_id"].notna()])
+    open_lots = _plain(open_lots)
     account_map = {r.account_id: Account(r.account_id, _s(r.registration) or "individual", _s(r.household_id))
                    for r in accounts.itertuples()}
     security_map = {r.security_id: Security(r.security_id, _s(r.identical_group), _s(r.security_type) or "equity")
                     for r in securities.itertuples()}
-    trades = transactions[transactions["transaction_type"].isin(["buy", "reinvest", "sell"])
-                          & transactions["security_id"].notna()]
     household_of = {a: acc.household_id for a, acc in account_map.items()}
-    lot_households = open_lots["account_id"].map(lambda a: household_of.get(a, ""))
-    trade_households = trades["account_id"].map(lambda a: household_of.get(a, ""))
-    trades_by_household = {h: group for h, group in trades.groupby(trade_households, sort=False)}
-    for household_id, lots_h in open_lots.groupby(lot_households, sort=True):
-        accts = {a for a, h in household_of.items() if h == household_id}
-        trades_h = trades_by_household.get(household_id, trades.iloc[0:0])
-        try:
-            txns, accts_h = history(trades_h), {a: account_map[a] for a in accts}
-            custodian = replay(txns, accts_h, security_map, view="custodian", opening_lots=opening_lots(lots_h, trades_h))
-            result = replay(txns, accts_h, security_map,
-                            opening_lots=opening_lots(lots_h, trades_h, replaced_fractions(custodian)))
-            yield household_id, lots_h, result, ""
-        except ValueError as exc:
-            yield household_id, lots_h, None, str(exc)
+    accounts_of: dict[str, dict[str, Account]] = defaultdict(dict)
+    for account_id, account in account_map.items():
+        accounts_of[account.household_id][account_id] = account
+    lots_of: dict[str, list] = defaultdict(list)
+    for r in _records(open_lots):
+        lots_of[household_of.get(r.account_id, "")].append(r)
+    trades_of: dict[str, list] = defaultdict(list)
+    for r in _records(trades):
+        trades_of[household_of.get(r.account_id, "")].append(r)
+    for household_id in sorted(lots_of):
+        yield household_id, lots_of[household_id], trades_of.get(household_id, []), \
+            dict(accounts_of.get(household_id, {})), security_map
 
 
-def _lot_rows(household_id, lots_h: pd.DataFrame, engine: list[Lot], error: str) -> list[dict]:
+def replay_household(lots_h, trades_h, accounts_h: dict[str, Account], security_map: dict[str, Security]):
+    """(the household-view ReplayResult, "") or (None, why the history does not replay). The custodian
+    view is replayed first: it says how much of each closed lot's loss the custodian already moved."""
+    try:
+        txns = history(trades_h)
+        custodian = replay(txns, accounts_h, security_map, view="custodian", opening_lots=opening_lots(lots_h, trades_h))
+        result = replay(txns, accounts_h, security_map,
+                        opening_lots=opening_lots(lots_h, trades_h, replaced_fractions(custodian)))
+        return result, ""
+    except ValueError as exc:
+        return None, str(exc)
+
+
+def _lot_rows(household_id, lots_h, engine: list[Lot], error: str) -> list[dict]:
     by_lot: dict = defaultdict(list)
     for lot in engine:
         by_lot[(lot.account_id, lot.root_lot_id)].append(lot)
     rows = []
-    for r in lots_h.itertuples():
+    for r in _records(lots_h):
         mine = by_lot.get((r.account_id, r.lot_id), [])
         custodian_basis, custodian_adj, custodian_q = _d(r.cost_basis), _d(r.wash_sale_adjustment), _d(r.quantity)
         basis = sum((lot.basis for lot in mine), Decimal(0))
@@ -247,11 +282,10 @@ def household_realized_row(household_id: str, result, error: str, year: int, fil
     }
 
 
-def engine_books(open_lots: pd.DataFrame, transactions: pd.DataFrame, accounts: pd.DataFrame,
-                 securities: pd.DataFrame, as_of: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One replay per household, two tables: the engine's basis for every custodian lot (with the
-    difference and its reason), and the household's realized gains, netting and carryforwards for
-    as_of's year."""
+def book_rows(open_lots: pd.DataFrame, transactions: pd.DataFrame, accounts: pd.DataFrame,
+              securities: pd.DataFrame, as_of: dt.date) -> tuple[list[dict], list[dict]]:
+    """The rows of engine_books' two tables, households in id order (plain dicts: what a worker
+    process returns, so the parent builds each table once, exactly as a single process would)."""
     filing = {r.household_id: _s(r.filing_status) or "single" for r in accounts.itertuples()} \
         if "filing_status" in accounts else {}
     lot_rows, household_rows = [], []
@@ -260,6 +294,21 @@ def engine_books(open_lots: pd.DataFrame, transactions: pd.DataFrame, accounts: 
         if household_id:
             household_rows.append(household_realized_row(household_id, result, error, as_of.year,
                                                          filing.get(household_id, "single")))
+    return lot_rows, household_rows
+
+
+def engine_books(open_lots: pd.DataFrame, transactions: pd.DataFrame, accounts: pd.DataFrame,
+                 securities: pd.DataFrame, as_of: dt.date, workers: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One replay per household, two tables: the engine's basis for every custodian lot (with the
+    difference and its reason), and the household's realized gains, netting and carryforwards for
+    as_of's year. ``workers`` > 1 replays contiguous ranges of households in that many processes
+    (taxlots.fanout); the tables are the same row for row."""
+    if workers > 1:
+        from taxlots.fanout import book_rows_in_processes
+
+        lot_rows, household_rows = book_rows_in_processes(open_lots, transactions, accounts, securities, as_of, workers)
+    else:
+        lot_rows, household_rows = book_rows(open_lots, transactions, accounts, securities, as_of)
     return (pd.DataFrame(lot_rows, columns=LOT_BASIS_COLUMNS),
             pd.DataFrame(household_rows, columns=HOUSEHOLD_REALIZED_COLUMNS))
 

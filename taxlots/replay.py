@@ -9,8 +9,6 @@ already made inside the window (held after the sale), in acquisition order; what
 
 from __future__ import annotations
 
-import copy
-
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -91,7 +89,14 @@ class _Book:
         self.securities = securities
         self.scope = SCOPES[view]
         self.view = view
-        self.lots: list[Lot] = []
+        # Open lots in the order they were opened, and the same lots indexed by position (account,
+        # security: what a sale relieves) and by wash-sale scope key (what can replace a loss). Dicts
+        # by identity keep insertion order and drop a lot in O(1), so each index lists exactly the
+        # lots a scan of all open lots would find, in the same order -- without the scan.
+        self._open: dict[int, Lot] = {}
+        self._by_position: dict[tuple[str, str], dict[int, Lot]] = defaultdict(dict)
+        self._by_key: dict[Hashable, dict[int, Lot]] = defaultdict(dict)
+        self._keys: dict[tuple[str, str], Hashable] = {}
         self.realized: list[RealizedLot] = []
         self.pending: list[_PendingLoss] = []
         self.seq = 0
@@ -110,6 +115,43 @@ class _Book:
 
     def key(self, account_id: str, security_id: str) -> Hashable:
         return self.scope(self.account(account_id), self.security(security_id))
+
+    def _key_of(self, account_id: str, security_id: str) -> Hashable:
+        """The scope key of a position, memoized (a pure function of account and security)."""
+        position = (account_id, security_id)
+        found = self._keys.get(position)
+        if found is None:
+            found = self._keys[position] = self.key(account_id, security_id)
+        return found
+
+    # -- the open lots ---------------------------------------------------------------------------
+    @property
+    def lots(self) -> list[Lot]:
+        """Every open lot (zero-quantity ones included until a sale relieves them), in opening order."""
+        return list(self._open.values())
+
+    def add_lot(self, lot: Lot) -> None:
+        ident, position = id(lot), (lot.account_id, lot.security_id)
+        key = self._keys.get(position)
+        if key is None:
+            key = self._key_of(*position)
+        self._open[ident] = lot
+        self._by_position[position][ident] = lot
+        self._by_key[key][ident] = lot
+
+    def remove_lot(self, lot: Lot) -> None:
+        ident = id(lot)
+        del self._open[ident]
+        del self._by_position[(lot.account_id, lot.security_id)][ident]
+        del self._by_key[self._key_of(lot.account_id, lot.security_id)][ident]
+
+    def held(self, account_id: str, security_id: str) -> list[Lot]:
+        """Open lots of one security in one account, in opening order."""
+        return list(self._by_position.get((account_id, security_id), {}).values())
+
+    def in_scope(self, key: Hashable) -> list[Lot]:
+        """Open lots whose wash-sale scope key is ``key``, in opening order."""
+        return list(self._by_key.get(key, {}).values())
 
     # -- lot surgery -----------------------------------------------------------------------------
     def split_lot(self, lot: Lot, quantity: Decimal) -> Lot:
@@ -133,7 +175,7 @@ class _Book:
         lot.wash_sale_adjustment -= piece.wash_sale_adjustment
         if lot.gift_loss_basis is not None:
             lot.gift_loss_basis -= piece.gift_loss_basis
-        self.lots.append(piece)
+        self.add_lot(piece)
         return piece
 
     def open_lot(self, t: Transaction, **fields) -> Lot:
@@ -144,7 +186,7 @@ class _Book:
         self.roots.add((t.account_id, lot_id))
         lot = Lot(lot_id=lot_id, root_lot_id=lot_id, account_id=t.account_id, security_id=t.security_id,
                   quantity=t.quantity, basis=t.amount, origin=t.kind, seq=self.seq, **fields)
-        self.lots.append(lot)
+        self.add_lot(lot)
         return lot
 
     # -- transactions ----------------------------------------------------------------------------
@@ -163,7 +205,7 @@ class _Book:
         """A buy or a dividend reinvestment: a new lot, and a replacement for losses still waiting."""
         lot = self.open_lot(t, acquired_date=t.trade_date, adjusted_acquired_date=t.trade_date,
                             purchase_date=t.trade_date)
-        key = self.key(t.account_id, t.security_id)
+        key = self._key_of(t.account_id, t.security_id)
         for pending in self.pending:
             if lot.is_replacement:
                 break
@@ -188,7 +230,7 @@ class _Book:
         ratio = t.ratio
         if not ratio or ratio <= 0:
             raise ValueError(f"{t.transaction_id}: a split needs a positive ratio")
-        for lot in self.lots:
+        for lot in self._open.values():
             if lot.security_id == t.security_id:
                 lot.quantity *= ratio
         for pending in self.pending:
@@ -198,7 +240,7 @@ class _Book:
     def sell(self, t: Transaction) -> None:
         security = self.security(t.security_id)
         method = resolve_method(t, security)
-        held = [lot for lot in self.lots if lot.account_id == t.account_id and lot.security_id == t.security_id]
+        held = self.held(t.account_id, t.security_id)
         if method == "spec":
             held = [lot for lot in held if t.lot_id in (lot.root_lot_id, lot.lot_id)]
         if method == "average":
@@ -218,8 +260,8 @@ class _Book:
         if left > 0:
             raise ValueError(f"{t.transaction_id}: sells {t.quantity} {t.security_id} in {t.account_id}"
                              f"{' lot ' + t.lot_id if method == 'spec' else ''}, {t.quantity - left} held")
-        gone = {id(piece) for _, piece in relieved}  # by identity: equal-looking lots may both be open
-        self.lots = [lot for lot in self.lots if id(lot) not in gone]
+        for _, piece in relieved:  # by identity: equal-looking lots may both be open
+            self.remove_lot(piece)
         proceeds = split_pro_rata(t.amount, [piece.quantity for _, piece in relieved])
         account = self.account(t.account_id)
         for (parent_id, piece), piece_proceeds in zip(relieved, proceeds):
@@ -246,15 +288,14 @@ class _Book:
     # -- wash sales ------------------------------------------------------------------------------
     def look_for_replacements(self, t: Transaction, realized: RealizedLot, sold: Lot) -> None:
         pending = _PendingLoss(
-            realized=realized, key=self.key(t.account_id, t.security_id), sale_date=t.trade_date,
+            realized=realized, key=self._key_of(t.account_id, t.security_id), sale_date=t.trade_date,
             sold_lot_id=realized.lot_id, sold_root_lot_id=sold.root_lot_id,
             sold_adjusted_acquired_date=realized.adjusted_acquired_date, shares_left=realized.quantity,
             loss_left=-realized.gain, sold_always_long_term=sold.always_long_term,
         )
         earlier = sorted(
-            (lot for lot in self.lots
-             if self.key(lot.account_id, lot.security_id) == pending.key
-             and can_replace(lot, t.account_id, sold.root_lot_id)
+            (lot for lot in self.in_scope(pending.key)
+             if can_replace(lot, t.account_id, sold.root_lot_id)
              and in_wash_sale_window(lot.purchase_date, t.trade_date)),
             key=lambda lot: (lot.purchase_date, lot.seq, lot.lot_id),
         )
@@ -301,6 +342,13 @@ class _Book:
         return lot
 
 
+def _shallow_copy(lot: Lot) -> Lot:
+    """copy.copy of a Lot (a plain dataclass), without copy's reduce protocol."""
+    held = object.__new__(Lot)
+    held.__dict__.update(lot.__dict__)
+    return held
+
+
 def replay(
     transactions: Iterable[Transaction],
     accounts: Mapping[str, Account] | Iterable[Account] = (),
@@ -318,12 +366,12 @@ def replay(
     book = _Book(accounts, securities, view)
     for lot in sorted(opening_lots, key=lambda lot: (lot.acquired_date, lot.account_id, lot.lot_id)):
         book.seq += 1
-        held = copy.copy(lot)  # a shallow copy, then the two fields the book owns (cheaper than replace)
+        held = _shallow_copy(lot)  # then the two fields the book owns (cheaper than replace)
         held.seq, held.wash_links = book.seq, list(lot.wash_links)
-        book.lots.append(held)
+        book.add_lot(held)
         book.roots.add((lot.account_id, lot.root_lot_id))
     for t in canonical_order(transactions):
         book.apply(t)
-    open_lots = sorted((lot for lot in book.lots if lot.quantity > 0),
+    open_lots = sorted((lot for lot in book._open.values() if lot.quantity > 0),
                        key=lambda lot: (lot.account_id, lot.security_id, lot.acquired_date, lot.seq, lot.lot_id))
     return ReplayResult(view=view, open_lots=open_lots, realized=book.realized)

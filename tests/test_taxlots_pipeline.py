@@ -87,3 +87,30 @@ def test_the_households_year_counts_the_spouse_wash_sale_and_nets_to_the_offset(
     assert year["engine_realized_lt_gain_ytd"] == pytest.approx(0.0)
     assert year["engine_ordinary_offset"] == pytest.approx(3_000.0)
     assert year["engine_carryforward_short_term"] == pytest.approx(2_000.0)
+
+
+def test_households_replayed_in_worker_processes_give_the_same_tables(monkeypatch):
+    import datetime as dt
+
+    from taxlots import fanout
+    from taxlots.pipeline import engine_books
+
+    monkeypatch.setattr(fanout, "MIN_HOUSEHOLDS_PER_WORKER", 1)
+    accounts, open_rows, history_rows = [], [], []
+    for h in range(5):  # a spouse wash sale, an allowed loss and a lot bought in the history, per household
+        own, spouse, ira = f"OWN{h}", f"SPO{h}", f"IRA{h}"
+        accounts += [(own, f"H{h}", "individual"), (spouse, f"H{h}", "individual"), (ira, f"H{h}", "traditional_ira")]
+        open_rows += [(own, f"L1{h}", "X", 5, 500.0, "2025-01-02", "2025-01-02", 0.0),
+                      (spouse, f"L2{h}", "X", 10, 900.0 + h, "2026-03-10", "2026-03-10", 0.0),
+                      (own, f"L3{h}", "Y", 1 + h, 50.0, "2024-01-02", "2024-01-02", 0.0)]
+        history_rows += [(f"T1{h}", own, "2026-03-01", "sell", "X", 5, 400.0, f"L1{h}", -100.0, "long"),
+                         (f"T2{h}", spouse, "2026-03-10", "buy", "X", 10, -900.0 - h, f"L2{h}", None, None),
+                         (f"T3{h}", own, "2026-06-01", "sell", "Y", 1, 40.0, f"L3{h}", -10.0, "long")]
+    open_rows.append(("NOBODY", "L9", "Y", 1, 10.0, "2024-01-02", "2024-01-02", 0.0))  # unknown account: household ''
+    frames = (lots(open_rows), txns(history_rows),
+              pd.DataFrame(accounts, columns=["account_id", "household_id", "registration"]), SECURITIES)
+    one = engine_books(*frames, dt.date(2026, 11, 20))
+    two = engine_books(*frames, dt.date(2026, 11, 20), workers=2)
+    pd.testing.assert_frame_equal(one[0], two[0])
+    pd.testing.assert_frame_equal(one[1], two[1])
+    assert one[1]["engine_disallowed_loss_ytd"].sum() == pytest.approx(500.0)

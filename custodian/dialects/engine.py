@@ -195,7 +195,19 @@ def _date_regex(fmt: str) -> str:
 
 
 def convert_field(f: Field, text: pd.Series, fixed: bool) -> tuple[pd.Series, pd.Series]:
-    """Typed values and an error per row ('' when fine) for one field's raw text."""
+    """Typed values and an error per row ('' when fine) for one field's raw text.
+
+    The conversion is row by row (a row's value and error depend on its text only), so a column with
+    repeated texts (dates, codes, account numbers, CUSIPs) is converted once per distinct text and
+    spread back: the same values and errors, at a fraction of the string work."""
+    codes, uniques = pd.factorize(text)
+    if len(text) and len(uniques) <= len(text) // 2 and (codes >= 0).all():
+        values, errors = _convert_text(f, pd.Series(uniques, dtype=text.dtype), fixed)
+        return (values.take(codes).set_axis(text.index), errors.take(codes).set_axis(text.index))
+    return _convert_text(f, text, fixed)
+
+
+def _convert_text(f: Field, text: pd.Series, fixed: bool) -> tuple[pd.Series, pd.Series]:
     stripped = text.str.strip()
     blank = stripped == ""
     errors = pd.Series("", index=text.index, dtype=object)
@@ -307,7 +319,7 @@ def parse_dialect_file(dialect: Dialect, record: RecordLayout, source_file: str,
                                  f"the {dialect.custodian} {record.code} file is comma-separated", sample)
     kept = [(n, t) for n, t in details if t is not None and t.strip() != ""]
     numbers = [n for n, _ in kept]
-    texts = pd.Series([t for _, t in kept], dtype=object)
+    texts = pd.Series([t for _, t in kept], dtype="str")  # arrow-backed: slicing and matching run in C++
     account_field = record.field(record.account_field) if record.account_field else None
 
     if not framed and not ended and kept and kept[-1][0] == len(lines):
@@ -345,13 +357,17 @@ def parse_dialect_file(dialect: Dialect, record: RecordLayout, source_file: str,
     good_texts = texts[good].reset_index(drop=True)
     typed, row_error = {}, pd.Series("", index=range(len(good_texts)), dtype=object)
     first_field = row_error.copy()
+    clean = np.ones(len(good_texts), dtype=bool)  # no error on the row yet (row_error == "")
     for f in record.fields:
         raw = cells[f.name].reset_index(drop=True).astype(str)
         values, errors = convert_field(f, raw, framed)
         typed[f.name] = values.reset_index(drop=True)
-        new = (row_error == "") & (errors != "")
-        first_field = first_field.mask(new, f.name)
-        row_error = row_error.mask(new, errors)
+        failed = (errors != "").to_numpy(dtype=bool)
+        new = clean & failed  # the row's first error: the earliest field wins
+        if new.any():
+            first_field = first_field.mask(new, f.name)
+            row_error = row_error.mask(new, errors)
+            clean &= ~failed
         cells[f.name] = raw
     if record.unique_key and len(good_texts):
         key = pd.DataFrame({k: cells[k].str.strip() for k in record.unique_key})

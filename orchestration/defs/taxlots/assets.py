@@ -1,6 +1,7 @@
 """The tax-lot engine over each household's history: the engine's basis next to the custodian's."""
 
 import datetime as dt
+import os
 import time
 
 import dagster as dg
@@ -13,8 +14,17 @@ from orchestration.lib.warehouse import replace_day
 from taxlots.pipeline import engine_books
 
 INPUTS = ("open_lots", "transactions", "accounts", "security_master")
+# Only buys, reinvestments and sells replay (taxlots.pipeline selects the same rows again): most of a
+# history is dividends, fees and cash, not worth reading out of DuckDB.
+ROWS_REPLAYED = {"transactions": " and transaction_type in ('buy', 'reinvest', 'sell') and security_id is not null"}
 DATES = ("custodian_adjusted_acquired_date", "engine_adjusted_acquired_date")
 TEXT = ("account_id", "lot_id", "household_id", "security_id", "basis_difference_reason")
+
+
+def engine_workers() -> int:
+    """Processes replaying households (SLEEVELESS_ENGINE_WORKERS, default 1: in this process).
+    Small firms stay in one process whatever the setting (taxlots.fanout.MIN_HOUSEHOLDS_PER_WORKER)."""
+    return max(1, int(os.environ.get("SLEEVELESS_ENGINE_WORKERS", "1")))
 
 
 def typed_for_warehouse(result: pd.DataFrame) -> pd.DataFrame:
@@ -50,10 +60,14 @@ def engine_lot_basis_asset(context: dg.AssetExecutionContext, duckdb: DuckDBReso
     started = time.perf_counter()
     with duckdb.get_connection() as con:
         frames = {
-            name: con.execute(f"select * from raw.{name} where as_of_date = ?", [as_of]).df() for name in INPUTS
+            name: con.execute(f"select * from raw.{name} where as_of_date = ?" + ROWS_REPLAYED.get(name, ""),
+                              [as_of]).df()
+            for name in INPUTS
         }
+    workers = engine_workers()
     lots, households = engine_books(
-        frames["open_lots"], frames["transactions"], frames["accounts"], frames["security_master"], as_of
+        frames["open_lots"], frames["transactions"], frames["accounts"], frames["security_master"], as_of,
+        workers=workers,
     )
     result = typed_for_warehouse(lots)
     households = households.astype({"engine_error": "string", "household_id": "string"})
@@ -72,5 +86,6 @@ def engine_lot_basis_asset(context: dg.AssetExecutionContext, duckdb: DuckDBReso
             "basis_difference_total": round(float(pd.to_numeric(differing["basis_difference"]).abs().sum()), 2),
             "sample": dg.MetadataValue.md(sample.to_markdown(index=False) if len(sample) else "none"),
             "seconds": round(time.perf_counter() - started, 2),
+            "engine_workers": workers,
         }
     )

@@ -1,0 +1,67 @@
+"""The engine's households across worker processes: the same rows as one process, in the same order.
+
+Households are independent (a wash sale never crosses households), so the firm splits into contiguous
+ranges of household ids, balanced by lot count; each worker runs ``taxlots.pipeline.book_rows`` on its
+range's lots and transactions (every account and security goes to every worker: small, and it keeps
+the household and filing-status lookups exactly those of one process), and the ranges' rows are
+concatenated in household order. Workers are spawned (not forked: the caller may hold threads, e.g.
+Dagster's or DuckDB's), so each pays the import of pandas and the engine, and the ranges travel
+pickled: below ``MIN_HOUSEHOLDS_PER_WORKER`` households per worker one process is faster and is used
+instead. A script that calls this must guard its top level (``if __name__ == "__main__":``), as any
+user of spawned processes must. Measured on the shared 2-core machine: no gain (docs/tax-engine.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
+import pandas as pd
+
+from taxlots.pipeline import _s, book_rows
+
+MIN_HOUSEHOLDS_PER_WORKER = 250
+CHUNKS_PER_WORKER = 3  # a few ranges per worker, so one slow range does not leave a core idle
+
+
+def household_of_rows(frame: pd.DataFrame, accounts: pd.DataFrame) -> pd.Series:
+    """Each row's household as the engine sees it (pipeline.household_inputs): the account's household
+    id, blank when the account is unknown or has none."""
+    household_of = {r.account_id: _s(r.household_id) for r in accounts.itertuples()}
+    return frame["account_id"].map(lambda account: household_of.get(account, ""))
+
+
+def household_ranges(lot_households: pd.Series, chunks: int) -> list[list[str]]:
+    """Household ids in order, cut into at most ``chunks`` contiguous ranges of about equal lot count."""
+    counts = lot_households.value_counts().sort_index()
+    total, ranges, current, size = int(counts.sum()), [], [], 0
+    target = total / max(chunks, 1)
+    for household_id, n in counts.items():
+        current.append(household_id)
+        size += int(n)
+        if size >= target * (len(ranges) + 1) and len(ranges) < chunks - 1:
+            ranges.append(current)
+            current = []
+    if current:
+        ranges.append(current)
+    return ranges
+
+
+def book_rows_in_processes(open_lots: pd.DataFrame, transactions: pd.DataFrame, accounts: pd.DataFrame,
+                           securities: pd.DataFrame, as_of: dt.date, workers: int) -> tuple[list[dict], list[dict]]:
+    lot_households = household_of_rows(open_lots, accounts)
+    households = lot_households.nunique()
+    workers = min(workers, households // MIN_HOUSEHOLDS_PER_WORKER)
+    if workers < 2:
+        return book_rows(open_lots, transactions, accounts, securities, as_of)
+    trade_households = household_of_rows(transactions, accounts)
+    ranges = household_ranges(lot_households, workers * CHUNKS_PER_WORKER)
+    jobs = [(open_lots[lot_households.isin(r).to_numpy()], transactions[trade_households.isin(r).to_numpy()],
+             accounts, securities, as_of) for r in ranges]
+    lot_rows, household_rows = [], []
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for lots_part, households_part in pool.map(book_rows, *zip(*jobs)):
+            lot_rows += lots_part
+            household_rows += households_part
+    return lot_rows, household_rows
