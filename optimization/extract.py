@@ -196,7 +196,9 @@ def round_quantities(problem: HouseholdProblem, facts: HouseholdFacts, lp: Quant
                 break
             j = max(live, key=lambda j: (q.buy[j] * price[facts.buy_security[j]], -j))
             p = price[facts.buy_security[j]]
-            cut = min(q.buy[j], float(_ceil(shortfall() / p, quantum)))
+            # at least one quantum: a shortfall below _ceil's forgiveness (a fraction of a cent)
+            # would otherwise cut nothing, forever
+            cut = min(q.buy[j], max(float(quantum), float(_ceil(shortfall() / p, quantum))))
             q.buy[j] -= cut
             if q.buy[j] * p < settings.min_trade_value:
                 q.buy[j] = 0.0

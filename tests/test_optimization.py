@@ -493,3 +493,29 @@ def test_marts_with_duckdb_style_dtypes_give_the_same_problem():
     trades, outcomes = optimize_households(household_problems_from_marts(typed, AS_OF), OptimizerSettings())
     assert outcomes.status.tolist() == ["optimal"]
     pd.testing.assert_frame_equal(trades, expected)
+
+
+def test_rounding_repairs_a_cash_shortfall_of_a_fraction_of_a_cent_and_ends():
+    # Found on a 1,000-household firm (HH00836): after rounding, an account was short by less than
+    # the quantum's forgiveness (here 0.01 on a 100.01 buy: 1e-4 of a share), the repair cut 0
+    # shares per pass and never ended. It now cuts at least one quantum: the buy goes.
+    import signal
+
+    from optimization.extract import Quantities, round_quantities
+
+    b = MartBuilder(AS_OF).security("AAA", 100.0).security("BBB", 100.01)
+    b.household("H1").account("T1", "H1", taxable=True, fractional=False, cash=0.0)
+    b.target("H1", "AAA", 0.5).target("H1", "BBB", 0.5).target("H1", "CASH", 0.0)
+    b.lot("A1", "T1", "AAA", 10, 100.0, LONG_AGO)
+    settings = OptimizerSettings()
+    [problem] = household_problems_from_marts(b.frames(), AS_OF, settings)
+    facts = household_standard_form(problem, settings).facts
+    buy = np.array([1.0 if problem.security_ids[s] == "BBB" else 0.0 for s in facts.buy_security])
+    lp = Quantities(sell=np.array([1.0]), gift=np.zeros(1), buy=buy)  # proceeds 100.00, cost 100.01
+    signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(TimeoutError("rounding never ended")))
+    signal.alarm(20)
+    try:
+        q, _ = round_quantities(problem, facts, lp, settings)
+    finally:
+        signal.alarm(0)
+    assert q.sell.tolist() == [1.0] and q.buy.sum() == 0.0
