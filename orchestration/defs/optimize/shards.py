@@ -142,6 +142,6 @@ def combine(results: list[ShardResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def combined_bases(results: list[ShardResult]) -> pd.DataFrame:
     """(household_id, basis) of every household solved to a root basis today, in household order."""
-    rows = sorted((h, blob) for r in results for h, blob in getattr(r, "bases", {}).items())
+    rows = sorted((h, blob) for r in results for h, blob in r.bases.items())
     return pd.DataFrame({"household_id": pd.Series([h for h, _ in rows], dtype=object),
                          "basis": pd.Series([b for _, b in rows], dtype=object)})
