@@ -209,11 +209,11 @@ def exported_standard_form(model: pyo.ConcreteModel) -> CompiledLP | None:
         model.asset_class_drift_dollars[k].expr for k in model.ASSET_CLASS_TIER)
     if len(current) != len(model.built_objective) or any(a is not b for a, b in zip(current, model.built_objective)):
         return None
-    state = [(v.lb, v.ub, v.fixed) for v in variables]
-    if any(fixed for _, _, fixed in state):
+    if any(v.fixed for v in variables):
         return None
-    col_lower = np.array([-INF if lb is None else lb for lb, _, _ in state], dtype=float)
-    col_upper = np.array([INF if ub is None else ub for _, ub, _ in state], dtype=float)
+    bounds = [v.bounds for v in variables]  # one call per Var resolves both bounds
+    col_lower = np.array([-INF if lb is None else lb for lb, _ in bounds], dtype=float)
+    col_upper = np.array([INF if ub is None else ub for _, ub in bounds], dtype=float)
     return CompiledLP(
         variables=variables,
         constraints=rows,
@@ -379,6 +379,8 @@ class _BranchAndBound:
         self.form = form  # when given, the root LP's basis is kept (self.root_basis) for warm starts
         self.root_basis: WarmStart | None = None
         self.root_iterations: int | None = None
+        self.best, self.best_x = math.inf, None  # incumbent: the best LP solution with integral switches
+        self.lp_count = 0
 
     def lp(self, lower, upper):
         """Re-solve with the switches' bounds set (warm start from the last basis)."""
@@ -386,14 +388,25 @@ class _BranchAndBound:
         h.changeColsBounds(len(self.cols), self.cols, lower, upper)
         h.setOptionValue("time_limit", max(1e-6, self.deadline - time.perf_counter()))
         h.run()
+        self.lp_count += 1
         st = h.getModelStatus()
         if st == highspy.HighsModelStatus.kOptimal:
-            return float(h.getInfo().objective_function_value), np.asarray(h.getSolution().col_value, dtype=float)
+            obj, x = float(h.getInfo().objective_function_value), np.asarray(h.getSolution().col_value, dtype=float)
+            self._keep_if_integral(obj, x)
+            return obj, x
         if st in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
             return math.inf, None
         if st == highspy.HighsModelStatus.kTimeLimit:
             raise _TimeUp()
         raise RuntimeError(f"LP relaxation ended {h.modelStatusToString(st)}")
+
+    def _keep_if_integral(self, obj, x):
+        """Any LP solution whose switches are all 0 or 1 is a feasible household solution: keep the best
+        one as the incumbent, whichever search step found it (a strong-branching child that was not
+        the branch taken, a rounding, a node)."""
+        z = x[self.cols]
+        if obj < self.best and np.abs(z - np.round(z)).max(initial=0.0) <= 1e-6:
+            self.best, self.best_x = obj, x
 
     def tolerance(self, best):
         return max(1e-6, self.settings.mip_rel_gap * abs(best)) if math.isfinite(best) else 0.0
@@ -413,33 +426,33 @@ class _BranchAndBound:
             self.root_basis = capture(self.h, self.form)
         if root_x is None:
             return _Outcome(SolveStatus.INFEASIBLE, "Infeasible", None, None)
-        best, best_x = math.inf, None
-        heap = [(root_obj, 0, lower0, upper0, root_x)]  # (bound, tiebreak, fixings, node LP solution)
+        # (bound, -switches fixed, tiebreak, fixings, node LP solution): best bound first; among equal
+        # bounds (to the cent) the deepest node (a dive): many switches are free (both sides keep the bound)
+        heap = [(root_obj, 0, 0, lower0, upper0, root_x)]
         counter, nodes = 1, 0
         while heap:
-            if heap[0][0] >= best - self.tolerance(best):
+            if heap[0][0] >= self.best - self.tolerance(self.best):
                 break
             if time.perf_counter() > self.deadline:
                 raise _TimeUp()
             if nodes >= self.settings.max_branch_nodes:
-                return _fallback_highs_mip(self.h, self.binary, self.cols, best_x, self.settings, self.deadline, nodes)
-            bound, _, lower, upper, x = heapq.heappop(heap)
+                return _fallback_highs_mip(self.h, self.binary, self.cols, self.best_x, self.settings, self.deadline, nodes)
+            bound, _, _, lower, upper, x = heapq.heappop(heap)
             nodes += 1
             z = x[self.cols]
             frac = np.abs(z - np.round(z))
             if frac.max() <= 1e-6:
-                if bound < best:
-                    best, best_x = bound, x
-                continue
+                continue  # integral: already the incumbent if it is the best (lp keeps it)
             if nodes == 1 or nodes % 10 == 0:  # rounding heuristic: an early incumbent prunes the tree
                 zr = np.round(z)
-                obj, xr = self.lp(np.maximum(lower, zr), np.minimum(upper, zr))
-                if obj < best:
-                    best, best_x = obj, xr
+                self.lp(np.maximum(lower, zr), np.minimum(upper, zr))
+                if bound >= self.best - self.tolerance(self.best):
+                    continue  # the rounding closed this node's gap: no branching needed
             for obj, xc, lo, up in self._strong_branch(bound, lower, upper, frac):
-                if obj < best - self.tolerance(best):
-                    heapq.heappush(heap, (obj, counter, lo, up, xc))
+                if obj < self.best - self.tolerance(self.best):
+                    heapq.heappush(heap, (round(obj, 2), -int((lo == up).sum()), counter, lo, up, xc))
                     counter += 1
+        best, best_x = self.best, self.best_x
         if best_x is None:
             return _Outcome(SolveStatus.INFEASIBLE, "Infeasible", None, None, nodes=nodes)
         lowest = min([best] + [item[0] for item in heap])

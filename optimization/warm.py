@@ -50,16 +50,28 @@ class WarmStart:
         return WarmStart(columns=data["columns"], rows=data["rows"])
 
 
+def _named(blocks, statuses: np.ndarray, default: int) -> dict[str, int]:
+    """{name: status} for the entries whose status is not ``default`` (a missing name gets that
+    status back in basis_for), naming only those."""
+    out = {}
+    for name, block in blocks.items():
+        part = statuses[block.start:block.start + len(block.labels)]
+        for offset in np.flatnonzero(part != default).tolist():
+            out[f"{name}|{block.labels[offset]!r}"] = int(part[offset])
+    return out
+
+
 def capture(h: highspy.Highs, form) -> WarmStart | None:
-    """The current basis of ``h`` (loaded from ``form``), by name; None when HiGHS has none."""
+    """The current basis of ``h`` (loaded from ``form``), by name; None when HiGHS has none.
+    Only statuses that differ from what a missing name starts with are kept (as in to_bytes)."""
     basis = h.getBasis()
     if not basis.valid:
         return None
-    cols = [int(s) for s in basis.col_status]
-    rows = [int(s) for s in basis.row_status]
+    cols = np.array([int(s) for s in basis.col_status], dtype=np.int8)
+    rows = np.array([int(s) for s in basis.row_status], dtype=np.int8)
     if len(cols) != form.num_col or len(rows) != form.num_row:
         return None
-    return WarmStart(dict(zip(_names(form.col_blocks), cols)), dict(zip(_names(form.row_blocks), rows)))
+    return WarmStart(_named(form.col_blocks, cols, LOWER), _named(form.row_blocks, rows, BASIC))
 
 
 def _statuses(names, known, lower, upper, default) -> list:
