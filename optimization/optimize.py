@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
+import signal
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -52,8 +55,42 @@ def optimize_household(
     Python's cyclic GC is paused for the household: its model is tens of thousands of objects, and
     every collection during the solve and the extraction would rescan them (measured: 15-17% of a
     daily-run household's time); what the household leaves behind is collected after it."""
-    with PauseGC():
-        return _optimize_household(problem, settings, warm_start)
+    try:
+        with PauseGC(), household_wall_clock(settings.household_wall_seconds):
+            return _optimize_household(problem, settings, warm_start)
+    except HouseholdOverran as exc:
+        outcome = dict.fromkeys(OUTCOME_COLUMNS)
+        outcome.update(household_id=problem.household_id, lot_count=len(problem.lots), status="time_limit",
+                       termination="household wall-clock guard", estimated_tax=0.0, trade_count=0,
+                       message=f"no trades: {exc}", warm_started=False, root_iterations=0)
+        return [], outcome
+
+
+class HouseholdOverran(BaseException):
+    """A household's processing ran past settings.household_wall_seconds. A BaseException, like
+    KeyboardInterrupt, so that the per-stage ``except Exception`` inside does not swallow it."""
+
+
+@contextlib.contextmanager
+def household_wall_clock(seconds: float):
+    """Raise HouseholdOverran inside the block once ``seconds`` of wall time have passed. HiGHS has
+    its own time limit; this catches what runs in Python around it (a loop that never ends hung a
+    whole shard once: docs/scale.md). Only in a process's main thread (signals go there); elsewhere
+    it guards nothing."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def overran(signum, frame):
+        raise HouseholdOverran(f"household processing exceeded its {seconds:g} s wall-clock guard")
+
+    previous = signal.signal(signal.SIGALRM, overran)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _optimize_household(problem, settings, warm_start) -> tuple[list[tuple], dict]:

@@ -127,6 +127,10 @@ class OptimizerSettings:
 
     # --- solver ----------------------------------------------------------------------------
     time_limit_seconds: float = 10.0  # per household
+    # wall-clock guard on a household's whole processing (build, solve, rounding, trade rows): a
+    # step that never ends (a bug, a pathological input) stops that household, never its shard.
+    # Enforced with SIGALRM where the caller is a process's main thread (Dagster steps are).
+    household_wall_seconds: float = 300.0
     mip_rel_gap: float = 1e-4
     solver_interface: str = "direct"  # "direct": Pyomo model -> highspy; "appsi": Pyomo's own
     # "branch_and_bound": LP branch-and-bound on HiGHS LPs (fast on these near-integral models);

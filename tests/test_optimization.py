@@ -387,6 +387,33 @@ def test_one_broken_household_is_an_error_and_the_others_still_trade():
     assert set(trades.household_id) == {"GOOD"} and len(trades) == 2
 
 
+def test_a_household_whose_processing_never_ends_is_stopped_by_its_wall_clock_guard_and_the_others_trade(monkeypatch):
+    # A post-solve step that loops forever (it happened: the rounding's cash repair, docs/scale.md)
+    # must cost one household its trades, never the shard: the guard stops it after
+    # household_wall_seconds and the next household trades exactly as it does alone.
+    import optimization.optimize as optimize_module
+
+    b = two_stocks("GOOD")
+    b.lot("L1", "T1", "AAA", 70, 95.0, LONG_AGO).lot("L2", "T1", "BBB", 30, 100.0, LONG_AGO)
+    b.household("STUCK").account("T9", "STUCK", taxable=True, cash=5000.0)
+    b.lot("X1", "T9", "AAA", 10, 50.0, LONG_AGO).target("STUCK", "BBB", 1.0)
+    problems = household_problems_from_marts(b.frames(), AS_OF)
+    alone, _ = optimize_households([p for p in problems if p.household_id == "GOOD"], OptimizerSettings())
+    real_rounding = optimize_module.round_quantities
+
+    def rounding_that_hangs_for_stuck(problem, *args):
+        while problem.household_id == "STUCK":
+            pass
+        return real_rounding(problem, *args)
+
+    monkeypatch.setattr(optimize_module, "round_quantities", rounding_that_hangs_for_stuck)
+    trades, outcomes = optimize_households(problems, OptimizerSettings(household_wall_seconds=1.0))
+    by_household = outcomes.set_index("household_id")
+    assert by_household.status.to_dict() == {"GOOD": "optimal", "STUCK": "time_limit"}
+    assert "wall-clock guard" in by_household.message["STUCK"]
+    pd.testing.assert_frame_equal(trades, alone)
+
+
 def test_tax_budget_is_a_soft_cap_that_keeps_the_problem_feasible():
     # Withdrawal of $5,000 with only a LT gain lot (cps 50): $595 of tax, budget $100. The overrun
     # is penalised, never infeasible.
