@@ -33,7 +33,9 @@ def frame(fields: list[tuple[int, str]]) -> str:
     return f"{head}{body}10={checksum(head + body)}{SOH}"
 
 
-def new_order_single(block: pd.Series, allocations: pd.DataFrame, seq: int, target: str, as_of: dt.date) -> str:
+def new_order_single(block, allocations: list[tuple[str, float]], seq: int, target: str, as_of: dt.date) -> str:
+    """One block (anything indexable by column name: a dict, a row) with its (account_id, quantity)
+    allocations, in allocation order."""
     stamp = f"{as_of:%Y%m%d}-13:30:00.000"
     fields: list[tuple[int, str]] = [
         (35, "D"), (49, SENDER), (56, target.upper()), (34, str(seq)), (52, stamp),
@@ -41,16 +43,27 @@ def new_order_single(block: pd.Series, allocations: pd.DataFrame, seq: int, targ
         (54, "1" if block["side"] == "BUY" else "2"), (60, stamp), (38, _qty(block["quantity"])),
         (40, "1"), (59, "0"), (78, str(len(allocations))),
     ]
-    for allocation in allocations.itertuples():
-        fields += [(79, allocation.account_id), (80, _qty(allocation.quantity))]
+    for account_id, quantity in allocations:
+        fields += [(79, account_id), (80, _qty(quantity))]
     return frame(fields)
 
 
+def allocations_by_block(allocations: pd.DataFrame) -> dict[str, list[tuple[str, float]]]:
+    """block_id -> its (account_id, quantity) allocations, in row order."""
+    by_block: dict[str, list[tuple[str, float]]] = {}
+    columns = (allocations[c].to_numpy() for c in ["block_id", "account_id", "quantity"])
+    for block_id, account_id, quantity in zip(*columns):
+        by_block.setdefault(block_id, []).append((account_id, quantity))
+    return by_block
+
+
 def render_fix_messages(blocks: pd.DataFrame, allocations: pd.DataFrame, custodian: str, as_of: dt.date) -> bytes:
-    by_block = {block_id: rows for block_id, rows in allocations.groupby("block_id", sort=True)}
+    by_block = allocations_by_block(allocations)
+    columns = ["block_id", "symbol", "cusip", "side", "quantity"]
+    rows = (dict(zip(columns, values)) for values in zip(*(blocks[c].to_numpy() for c in columns)))
     messages = [
         new_order_single(block, by_block[block["block_id"]], seq, custodian, as_of)
-        for seq, (_, block) in enumerate(blocks.iterrows(), start=1)
+        for seq, block in enumerate(rows, start=1)
     ]
     return "\n".join(messages).encode("ascii") + (b"\n" if messages else b"")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 
+import numpy as np
 import pandas as pd
 
 COMPONENTS = [
@@ -62,18 +63,31 @@ def _page(title: str, body: str) -> bytes:
             f"<style>{STYLE}</style></head><body>{body}</body></html>\n").encode()
 
 
-def household_page(household_id: str, accounts: pd.DataFrame, outcome: pd.Series | None, tax: pd.Series | None,
-                   as_of: dt.date) -> bytes:
-    totals = accounts[[c for c, _ in COMPONENTS] + ["taxes_saved_or_deferred", "actual_tax", "naive_tax"]].sum()
+TOTALS = [c for c, _ in COMPONENTS] + ["taxes_saved_or_deferred", "actual_tax", "naive_tax"]
+ACCOUNT_FIELDS = ["account_id", "registration", "market_value", "actual_tax", "naive_tax", "taxes_saved_or_deferred"]
+OUTCOME_FIELDS = ["drift_before", "drift_after"]
+TAX_FIELDS = ["annual_tax_budget", "tax_budget_remaining"]
+
+
+def _column_total(values) -> float:
+    """A column's sum as DataFrame.sum gives it (NaN as 0, numpy's summation order)."""
+    return float(np.nansum(np.asarray(values, dtype=float)))
+
+
+def household_page(household_id: str, accounts, outcome, tax, as_of: dt.date) -> bytes:
+    """``accounts``: the household's report rows (a DataFrame, or a mapping of column -> values);
+    ``outcome`` / ``tax``: its optimizer outcome and dim_households row (a Series or a mapping), or None."""
+    totals = {c: _column_total(accounts[c]) for c in TOTALS}
     rows = "".join(
         f'<tr><td>{label}</td><td data-field="{col}">{money(float(totals[col]))}</td></tr>' for col, label in COMPONENTS
     )
     chart = _bar_chart([(label, float(totals[col])) for col, label in COMPONENTS])
     account_rows = "".join(
-        f"<tr><td>{html.escape(str(r.account_id))}</td><td>{html.escape(str(r.registration))}</td>"
-        f"<td>{money(r.market_value)}</td><td>{money(r.actual_tax)}</td><td>{money(r.naive_tax)}</td>"
-        f'<td data-field="account_saved:{html.escape(str(r.account_id))}">{money(r.taxes_saved_or_deferred)}</td></tr>'
-        for r in accounts.itertuples()
+        f"<tr><td>{html.escape(str(account_id))}</td><td>{html.escape(str(registration))}</td>"
+        f"<td>{money(market_value)}</td><td>{money(actual_tax)}</td><td>{money(naive_tax)}</td>"
+        f'<td data-field="account_saved:{html.escape(str(account_id))}">{money(saved)}</td></tr>'
+        for account_id, registration, market_value, actual_tax, naive_tax, saved
+        in zip(*(accounts[c] for c in ACCOUNT_FIELDS))
     )
     drift = ""
     if outcome is not None:
@@ -167,14 +181,30 @@ def _dispersion_section(summary: dict) -> str:
     )
 
 
+def _rows_by_household(frame: pd.DataFrame, columns: list[str]) -> dict[str, dict]:
+    """household_id -> {column: value} of its row (one row per household)."""
+    if not len(frame):
+        return {}
+    return {household_id: dict(zip(columns, values))
+            for household_id, *values in zip(frame["household_id"], *(frame[c] for c in columns))}
+
+
+def _columns_by_household(by_account: pd.DataFrame, columns: list[str]) -> list[tuple[str, dict]]:
+    """(household_id, {column: its accounts' values in row order}), households in sorted order."""
+    values = {c: by_account[c].to_numpy() for c in columns}
+    positions = by_account.groupby("household_id", sort=True).indices
+    return [(household_id, {c: values[c][rows] for c in columns}) for household_id, rows in sorted(positions.items())]
+
+
 def render_html_reports(summary: dict, by_household: pd.DataFrame, by_account: pd.DataFrame, outcomes: pd.DataFrame,
                         households: pd.DataFrame, as_of: dt.date) -> dict[str, bytes]:
     """File name (relative to the reports folder) -> page."""
-    outcome_of = outcomes.set_index("household_id") if len(outcomes) else pd.DataFrame()
-    tax_of = households.set_index("household_id")
     files = {"index.html": firm_page(summary, by_household, by_account, as_of)}
-    for household_id, accounts in by_account.groupby("household_id", sort=True):
-        outcome = outcome_of.loc[household_id] if household_id in outcome_of.index else None
-        tax = tax_of.loc[household_id] if household_id in tax_of.index else None
+    if not len(by_account):
+        return files
+    outcome_of = _rows_by_household(outcomes, OUTCOME_FIELDS)
+    tax_of = _rows_by_household(households, TAX_FIELDS)
+    for household_id, accounts in _columns_by_household(by_account, list(dict.fromkeys(TOTALS + ACCOUNT_FIELDS))):
+        outcome, tax = outcome_of.get(household_id), tax_of.get(household_id)
         files[f"households/{household_id}.html"] = household_page(household_id, accounts, outcome, tax, as_of)
     return files

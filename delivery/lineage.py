@@ -30,14 +30,17 @@ def order_lineage(
     price_rows: pd.DataFrame,
     run_id: str,
     as_of: dt.date,
+    orders: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per (order line, lot) for sells and gifts, one per order line for buys.
 
-    ``price_rows``: raw.prices lineage (security_id, source_file, source_line, file_sha256).
+    ``price_rows``: raw.prices lineage (security_id, source_file, source_line, file_sha256);
+    ``orders``: order_lines of the same trades, when the caller already has them.
     """
     if trades.empty:
         return pd.DataFrame(columns=LINEAGE_COLUMNS)
-    orders = order_lines(trades, accounts, securities, as_of)[["account_id", "security_id", "side", "order_id", "custodian", "quantity"]]
+    orders = order_lines(trades, accounts, securities, as_of) if orders is None else orders
+    orders = orders[["account_id", "security_id", "side", "order_id", "custodian", "quantity"]]
     orders = orders.assign(side=orders["side"].str.lower()).rename(columns={"quantity": "order_quantity"})
     rows = trades.merge(orders, on=["account_id", "security_id", "side"], how="left")
     rows = rows.merge(

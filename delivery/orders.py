@@ -17,10 +17,10 @@ no timestamps; sorted rows; fixed number formats).
 from __future__ import annotations
 
 import datetime as dt
-import io
 
 import pandas as pd
 
+from delivery.csvfile import csv_bytes, texts
 from delivery.fix import render_fix_messages
 from delivery.upload_dialects import render_custodian_uploads
 
@@ -32,14 +32,16 @@ LOT_INSTRUCTION_COLUMNS = [
 
 
 def _csv(frame: pd.DataFrame) -> bytes:
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, lineterminator="\n")
-    return buffer.getvalue().encode()
+    return csv_bytes(frame, lineterminator="\n")
 
 
 def _qty(value: float) -> str:
     text = f"{value:.6f}".rstrip("0").rstrip(".")
     return text or "0"
+
+
+def _cents(value: float) -> str:
+    return f"{value:.2f}"
 
 
 def order_lines(trades: pd.DataFrame, accounts: pd.DataFrame, securities: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
@@ -55,7 +57,7 @@ def order_lines(trades: pd.DataFrame, accounts: pd.DataFrame, securities: pd.Dat
     stamp = f"{as_of:%Y%m%d}"
     lines["order_id"] = [
         f"SLV-{stamp}-{custodian[:3].upper()}-{i:06d}"
-        for custodian, i in zip(lines["custodian"], lines.groupby("custodian").cumcount() + 1)
+        for custodian, i in zip(lines["custodian"].to_numpy(), (lines.groupby("custodian").cumcount() + 1).to_numpy())
     ]
     lines["as_of_date"] = as_of.isoformat()
     lines["symbol"] = lines["ticker"]
@@ -103,32 +105,34 @@ def lot_instruction_lines(trades: pd.DataFrame, orders: pd.DataFrame, securities
 
 
 def render_order_files(
-    trades: pd.DataFrame, accounts: pd.DataFrame, securities: pd.DataFrame, as_of: dt.date
+    trades: pd.DataFrame, accounts: pd.DataFrame, securities: pd.DataFrame, as_of: dt.date,
+    orders: pd.DataFrame | None = None,
 ) -> dict[str, bytes]:
-    """File name -> content, two files per custodian with trades: orders and lot instructions."""
+    """File name -> content, two files per custodian with trades: orders and lot instructions.
+    ``orders``: order_lines of the same arguments, when the caller already has them."""
     if trades.empty:
         return {}
     custodian_of = accounts.set_index("account_id")["custodian"]
-    orders = order_lines(trades, accounts, securities, as_of)
+    orders = order_lines(trades, accounts, securities, as_of) if orders is None else orders
     lots = lot_instruction_lines(trades, orders, securities, as_of)
     lots["custodian"] = lots["account_id"].map(custodian_of)
     files: dict[str, bytes] = {}
     stamp = f"{as_of:%Y%m%d}"
     for custodian in sorted(set(orders["custodian"]).union(lots["custodian"])):
         mine = orders[orders["custodian"] == custodian].copy()
-        mine["quantity"] = mine["quantity"].map(_qty)
+        mine["quantity"] = texts(mine["quantity"], _qty)
         files[f"{custodian}_orders_{stamp}.csv"] = _csv(mine[ORDER_COLUMNS])
         lot_rows = lots[lots["custodian"] == custodian].copy()
-        lot_rows["quantity"] = lot_rows["quantity"].map(_qty)
-        lot_rows["cost_basis"] = lot_rows["cost_basis_relieved"].map(lambda v: f"{v:.2f}")
-        lot_rows["realized_gain"] = lot_rows["realized_gain"].map(lambda v: f"{v:.2f}")
+        lot_rows["quantity"] = texts(lot_rows["quantity"], _qty)
+        lot_rows["cost_basis"] = texts(lot_rows["cost_basis_relieved"], _cents)
+        lot_rows["realized_gain"] = texts(lot_rows["realized_gain"], _cents)
         lot_rows["acquired_date"] = lot_rows["acquired_date"].map(lambda d: pd.Timestamp(d).date().isoformat())
         lot_rows["holding_term"] = lot_rows["holding_term"].fillna("")
         files[f"{custodian}_lot_instructions_{stamp}.csv"] = _csv(lot_rows[LOT_INSTRUCTION_COLUMNS])
         blocks, allocations = block_orders(orders[orders["custodian"] == custodian], as_of)
         files[f"{custodian}_fix44_orders_{stamp}.fix"] = render_fix_messages(blocks, allocations, custodian, as_of)
-        blocks["quantity"] = blocks["quantity"].map(_qty)
-        allocations["quantity"] = allocations["quantity"].map(_qty)
+        blocks["quantity"] = texts(blocks["quantity"], _qty)
+        allocations["quantity"] = texts(allocations["quantity"], _qty)
         files[f"{custodian}_block_orders_{stamp}.csv"] = _csv(blocks[BLOCK_COLUMNS])
         files[f"{custodian}_allocations_{stamp}.csv"] = _csv(allocations[ALLOCATION_COLUMNS])
         blocks_n, allocations_n = block_orders(orders[orders["custodian"] == custodian], as_of)

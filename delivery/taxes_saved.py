@@ -164,14 +164,14 @@ def naive_buy_groups(
     requests = requests[requests["request_type"].isin(CASH_REQUESTS)] if len(requests) else requests
     outflow = requests.groupby("household_id")["amount"].sum() if len(requests) else pd.Series(dtype=float)
     value_after = held.groupby("household_id")["value"].sum().add(cash, fill_value=0.0).sub(outflow, fill_value=0.0)
-    bought = set()
-    for t in targets[(targets["target_weight"] > 0) & (targets["security_id"] != CASH)].itertuples():
-        if t.household_id not in value_after.index:
-            continue
-        have = after.get((t.household_id, t.security_id), 0.0)
-        if t.household_id in transitioning or have < t.target_weight * value_after[t.household_id] - 1.0:
-            bought.add((t.household_id, group.get(t.security_id, t.security_id)))
-    return bought
+    wanted = targets[(targets["target_weight"] > 0) & (targets["security_id"] != CASH)]
+    wanted = wanted[wanted["household_id"].isin(value_after.index)]
+    keys = pd.MultiIndex.from_arrays([wanted["household_id"], wanted["security_id"]])
+    have = after.reindex(keys, fill_value=0.0).to_numpy()
+    short = have < wanted["target_weight"].to_numpy() * wanted["household_id"].map(value_after).to_numpy() - 1.0
+    buys = wanted[wanted["household_id"].isin(transitioning).to_numpy() | short]
+    group_of = group.to_dict()
+    return {(h, group_of.get(s, s)) for h, s in zip(buys["household_id"].to_numpy(), buys["security_id"].to_numpy())}
 
 
 def wash_sale_disallowed(
@@ -183,20 +183,32 @@ def wash_sale_disallowed(
     group = securities.set_index("security_id")["identical_group"] if len(securities) else pd.Series(dtype=str)
     g = relieved["security_id"].map(group).fillna(relieved["security_id"])
     loss = relieved["price"] < relieved["cost_basis"] / relieved["quantity"]
-    rebought = np.array([(h, gg) in buy_groups for h, gg in zip(relieved["household_id"], g)], dtype=bool)
+    households, groups = relieved["household_id"].to_numpy(), g.to_numpy()
+    rebought = np.array([(h, gg) in buy_groups for h, gg in zip(households, groups)], dtype=bool)
     recent = np.zeros(len(relieved), dtype=bool)
     if wash_windows is not None and len(wash_windows):
         w = wash_windows[(wash_windows["window_type"] == "no_loss_sale")]
         if as_of is not None and "window_end" in w.columns:
             w = w[pd.to_datetime(w["window_end"]) >= pd.Timestamp(as_of)]
         exempt: dict[tuple, set] = {}
-        for r in w.itertuples():
-            exempt.setdefault((r.household_id, r.identical_group), set()).add(getattr(r, "exempt_lot_id", None))
+        exempt_lots = w["exempt_lot_id"].to_numpy() if "exempt_lot_id" in w.columns else [None] * len(w)
+        for h, gg, lot in zip(w["household_id"].to_numpy(), w["identical_group"].to_numpy(), exempt_lots):
+            exempt.setdefault((h, gg), set()).add(lot)
         recent = np.array([
             (h, gg) in exempt and lot not in exempt[(h, gg)]
-            for h, gg, lot in zip(relieved["household_id"], g, relieved["lot_id"])
+            for h, gg, lot in zip(households, groups, relieved["lot_id"].to_numpy())
         ], dtype=bool)
     return (loss & (rebought | recent)).to_numpy()
+
+
+def account_values(lots: pd.DataFrame) -> pd.Series:
+    """Market value of each account's lots (quantity x price), by account_id in sorted order; each
+    account's sum is numpy's over its lots in row order, as a per-account Series.sum gives."""
+    value = (lots["quantity"] * lots["price"]).to_numpy()
+    rows = lots.groupby("account_id").indices
+    accounts = sorted(rows)
+    return pd.Series([float(np.nansum(value[rows[a]])) for a in accounts],
+                     index=pd.Index(accounts, name="account_id"), dtype=float)
 
 
 def _gains_by_account(realized: pd.DataFrame) -> pd.DataFrame:
@@ -258,7 +270,7 @@ def taxes_saved_by_account(
     gifts = trades[trades["side"] == "gift"]
     gift_gain = (gifts["quantity"] * gifts["price"] - gifts["cost_basis_relieved"].astype(float)).groupby(gifts["account_id"]).sum()
 
-    value = lots.groupby("account_id").apply(lambda f: float((f["quantity"] * f["price"]).sum()), include_groups=False)
+    value = account_values(lots)
     value = value.add(account_cash.set_index("account_id")["cash"], fill_value=0.0)
     report = accounts[accounts["household_id"].isin(ready)][["household_id", "account_id", "registration", "taxable"]].copy()
     report = report.sort_values(["household_id", "account_id"]).reset_index(drop=True)

@@ -22,9 +22,10 @@ carry it (the custodian's own number), else the firm's account_id.
 from __future__ import annotations
 
 import datetime as dt
-import io
 
 import pandas as pd
+
+from delivery.csvfile import csv_bytes, texts
 
 FIDELITY_QUANTITY_DECIMALS = 3
 PERSHING_RECORD_LENGTH = 120
@@ -32,14 +33,16 @@ PERSHING_QUANTITY_DECIMALS = 5
 
 
 def _csv(frame: pd.DataFrame) -> bytes:
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, lineterminator="\r\n")
-    return buffer.getvalue().encode("ascii")
+    return csv_bytes(frame, lineterminator="\r\n", encoding="ascii")
 
 
 def _qty(value: float, decimals: int = 6) -> str:
     text = f"{value:.{decimals}f}".rstrip("0").rstrip(".")
     return text or "0"
+
+
+def _unit_cost(value: float) -> str:
+    return f"{value:.5f}"
 
 
 def custodian_account_numbers(accounts: pd.DataFrame) -> pd.Series:
@@ -61,7 +64,7 @@ def schwab_upload(orders: pd.DataFrame, lots: pd.DataFrame, number: pd.Series, a
     trades = pd.DataFrame({
         "Account Number": orders["account_id"].map(number),
         "Action": orders["side"].map({"BUY": "Buy", "SELL": "Sell"}),
-        "Quantity": orders["quantity"].map(_qty),
+        "Quantity": texts(orders["quantity"], _qty),
         "Symbol": orders["symbol"],
         "Order Type": "Market",
         "Duration": "Day",
@@ -74,8 +77,8 @@ def schwab_upload(orders: pd.DataFrame, lots: pd.DataFrame, number: pd.Series, a
         "Symbol": sells["symbol"],
         "Lot Method": "VSP",
         "Acquired Date": pd.to_datetime(sells["acquired_date"]).dt.strftime("%m/%d/%Y"),
-        "Lot Quantity": sells["quantity"].map(_qty),
-        "Unit Cost": (sells["cost_basis_relieved"] / sells["quantity"]).map(lambda v: f"{v:.5f}"),
+        "Lot Quantity": texts(sells["quantity"], _qty),
+        "Unit Cost": texts(sells["cost_basis_relieved"] / sells["quantity"], _unit_cost),
         "Lot Id": sells["lot_id"],
     }, columns=SCHWAB_LOT_COLUMNS)
     stamp = f"{as_of:%Y%m%d}"
@@ -109,7 +112,7 @@ def fidelity_upload(
         "Account Number": orders["account_id"].map(number),
         "Account Type": "1",  # cash
         "Order Action": orders["side"].map({"BUY": "Buy", "SELL": "Sell"}),
-        "Quantity": orders["quantity"].map(_fidelity_quantity),
+        "Quantity": texts(orders["quantity"], _fidelity_quantity),
         "Symbol": orders["symbol"],
         "Price Type": "Market",
         "Time in Force": "Day",
@@ -121,14 +124,14 @@ def fidelity_upload(
         "Symbol": sells["symbol"],
         "Order Action": "Sell",
         "Acquired Date": pd.to_datetime(sells["acquired_date"]).dt.strftime("%m/%d/%Y"),
-        "Quantity": sells["quantity"].map(_fidelity_quantity),
+        "Quantity": texts(sells["quantity"], _fidelity_quantity),
         "Open Lot Identifier": sells["lot_id"],
     }, columns=FIDELITY_LOT_COLUMNS)
     block_rows = pd.DataFrame({
         "Block Id": blocks["block_id"],
         "Order Action": blocks["side"].map({"BUY": "Buy", "SELL": "Sell"}),
         "Symbol": blocks["symbol"],
-        "Quantity": blocks["quantity"].map(_fidelity_quantity),
+        "Quantity": texts(blocks["quantity"], _fidelity_quantity),
         "Accounts": blocks["account_count"].astype(int),
         "Price Type": "Market",
         "Time in Force": "Day",
@@ -137,7 +140,7 @@ def fidelity_upload(
         "Block Id": allocations["block_id"],
         "Account Number": allocations["account_id"].map(number),
         "Symbol": allocations["symbol"],
-        "Quantity": allocations["quantity"].map(_fidelity_quantity),
+        "Quantity": texts(allocations["quantity"], _fidelity_quantity),
     }, columns=FIDELITY_ALLOCATION_COLUMNS)
     stamp = f"{as_of:%Y%m%d}"
     return {
@@ -163,12 +166,13 @@ def fidelity_upload(
 
 
 def _fixed(parts: list[tuple[int, str]], last: str) -> str:
-    line = [" "] * PERSHING_RECORD_LENGTH
+    line = " " * PERSHING_RECORD_LENGTH
     for start, text in parts:
-        for k, ch in enumerate(text):
-            line[start + k] = ch
-    line[-1] = last
-    record = "".join(line)
+        end = start + len(text)
+        if end > PERSHING_RECORD_LENGTH:
+            raise IndexError(f"{text!r} at {start} runs past byte {PERSHING_RECORD_LENGTH}")
+        line = line[:start] + text + line[end:]
+    record = line[:-1] + last
     assert len(record) == PERSHING_RECORD_LENGTH
     return record
 
@@ -188,27 +192,45 @@ def _field(text: str, width: int) -> str:
     return text.ljust(width)
 
 
+def _rows(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
+    """The frame's rows as tuples of ``columns`` (numpy scalars for numbers and dates)."""
+    return list(zip(*(frame[c].to_numpy() for c in columns)))
+
+
+def _pershing_date(value, done: dict[object, str]) -> str:
+    """CCYYMMDD, computed once per distinct date (``done`` remembers them)."""
+    if value not in done:
+        done[value] = f"{pd.Timestamp(value):%Y%m%d}"
+    return done[value]
+
+
 def pershing_upload(orders: pd.DataFrame, lots: pd.DataFrame, number: pd.Series, as_of: dt.date) -> dict[str, bytes]:
+    account_number = number.to_dict()
+    by_order: dict[str, list[tuple]] = {}
+    for order_id, *lot in _rows(lots, ["order_id", "account_id", "cusip", "acquired_date", "quantity", "lot_id"]):
+        by_order.setdefault(order_id, []).append(lot)
+    dates: dict[object, str] = {}
     records = [_fixed([(0, f"BOF      PERSHING TRADE INSTRUCTIONS DATA OF {as_of:%m/%d/%Y}")], "A")]
-    by_order = {order_id: rows for order_id, rows in lots.groupby("order_id", sort=False)}
     seq = 0
-    for order in orders.itertuples():
+    for account_id, cusip, side, quantity, symbol, order_id in _rows(
+        orders, ["account_id", "cusip", "side", "quantity", "symbol", "order_id"]
+    ):
         seq += 1
-        qty, sign = _implied(float(order.quantity))
+        qty, sign = _implied(float(quantity))
         records.append(_fixed([
-            (0, "OR"), (2, "A"), (3, f"{seq:08d}"), (11, _field(number[order.account_id], 10)),
-            (21, _field(order.cusip, 9)), (30, "B" if order.side == "BUY" else "S"), (31, qty), (49, sign),
-            (50, _field(order.symbol, 9)), (59, "MK"), (61, "DAY"), (64, _field(order.order_id, 30)),
+            (0, "OR"), (2, "A"), (3, f"{seq:08d}"), (11, _field(account_number[account_id], 10)),
+            (21, _field(cusip, 9)), (30, "B" if side == "BUY" else "S"), (31, qty), (49, sign),
+            (50, _field(symbol, 9)), (59, "MK"), (61, "DAY"), (64, _field(order_id, 30)),
         ], "X"))
-        if order.side != "SELL":
+        if side != "SELL":
             continue
-        for lot in by_order.get(order.order_id, pd.DataFrame()).itertuples():
+        for lot_account_id, lot_cusip, lot_acquired, lot_quantity, lot_id in by_order.get(order_id, []):
             seq += 1
-            lot_qty, lot_sign = _implied(float(lot.quantity))
+            lot_qty, lot_sign = _implied(float(lot_quantity))
             records.append(_fixed([
-                (0, "OR"), (2, "B"), (3, f"{seq:08d}"), (11, _field(number[lot.account_id], 10)),
-                (21, _field(lot.cusip, 9)), (30, f"{pd.Timestamp(lot.acquired_date):%Y%m%d}"), (38, lot_qty),
-                (56, lot_sign), (57, _field(lot.lot_id, 30)),
+                (0, "OR"), (2, "B"), (3, f"{seq:08d}"), (11, _field(account_number[lot_account_id], 10)),
+                (21, _field(lot_cusip, 9)), (30, _pershing_date(lot_acquired, dates)), (38, lot_qty),
+                (56, lot_sign), (57, _field(lot_id, 30)),
             ], "X"))
     records.append(_fixed([(0, f"EOF      PERSHING TRADE INSTRUCTIONS TOTAL DETAIL RECORDS: {seq:010d}")], "Z"))
     return {f"pershing_upload/PERSHING_TRADE_INSTRUCTIONS_{as_of:%Y%m%d}.txt": ("\n".join(records) + "\n").encode("ascii")}

@@ -263,3 +263,99 @@ def test_rebalancing_to_target_removes_the_return_dispersion_of_same_model_house
     assert result["households"] == 2
     assert result["active_return_dispersion_before_pct"] == pytest.approx(5.0)
     assert result["active_return_dispersion_after_pct"] == pytest.approx(0.0)
+
+
+# --- the fast paths write what the plain pandas code wrote (issue 9: orders + reports at scale) -------
+
+
+def test_csv_bytes_are_the_bytes_to_csv_writes(monkeypatch):
+    import numpy as np
+
+    import delivery.csvfile as csvfile
+
+    frame = pd.DataFrame({
+        "text": ["x\ry", "x\ny", "x,y", 'x"y', " x", "", None, "x\ty", "é", "plain"],
+        "b,c": [1.5, float("nan"), 1e-5, 1e16, 0.1 + 0.2, -0.0, 3.0, 2.5e300, 1 / 3, 7.0],
+        "line": pd.array([1, None, 3, 4, 5, 6, 7, 8, 9, 10], dtype="Int64"),
+        "flag": [True, False] * 5,
+        # dates only in some chunks: to_csv decides the date format chunk by chunk
+        "when": pd.to_datetime(["2020-01-02"] * 5 + ["2020-01-02 10:00"] + [None] * 4, format="mixed"),
+        'mixed"': [None, 1, "x", 2.5, pd.NA, pd.NaT, np.nan, "a,b", np.float64(0.1), np.int64(3)],
+    })
+    for terminator in ["\n", "\r\n"]:
+        assert csvfile.csv_text(frame, terminator) == frame.to_csv(index=False, lineterminator=terminator)
+        for rare in (frame[["text"]], frame.iloc[:0]):  # one column, no rows: to_csv itself
+            assert csvfile.csv_text(rare, terminator) == rare.to_csv(index=False, lineterminator=terminator)
+    assert csvfile.csv_bytes(frame, "\r\n", "utf-8") == frame.to_csv(index=False, lineterminator="\r\n").encode()
+    monkeypatch.setattr(csvfile, "CELLS_PER_CHUNK", 12)  # 2 rows a chunk, as to_csv(chunksize=2)
+    assert csvfile.csv_text(frame) == frame.to_csv(index=False, lineterminator="\n", chunksize=2)
+
+
+def _random_lots(seed: int = 11, n: int = 400) -> pd.DataFrame:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    quantity = rng.uniform(0.001, 500.0, n)
+    quantity[rng.integers(0, n, 5)] = np.nan
+    return pd.DataFrame({
+        "account_id": rng.choice([f"A{i:02d}" for i in range(30)], n), "household_id": "H",
+        "security_id": rng.choice(["AAA", "BBB", "CCC", "DDD"], n),
+        "quantity": quantity, "price": rng.uniform(1.0, 900.0, n),
+    })
+
+
+def test_account_values_are_the_per_account_sums_bit_for_bit():
+    from delivery.taxes_saved import account_values
+
+    lots = _random_lots()
+    expected = lots.groupby("account_id").apply(lambda f: float((f["quantity"] * f["price"]).sum()), include_groups=False)
+    assert account_values(lots).to_dict() == expected.to_dict()
+
+
+def test_naive_buy_groups_are_the_under_target_securities_of_each_household():
+    import numpy as np
+
+    from delivery.taxes_saved import naive_buy_groups
+
+    rng = np.random.default_rng(5)
+    lots = _random_lots(seed=7).assign(household_id=lambda f: "H" + f["account_id"].str[-1])
+    securities = pd.DataFrame({"security_id": ["AAA", "BBB", "CCC", "DDD", "EEE"],
+                               "identical_group": ["G1", "G1", "G2", None, "G3"]})
+    households = sorted(set(lots["household_id"])) + ["H_NO_LOTS"]
+    targets = pd.DataFrame([(h, s, w) for h in households for s, w in
+                            zip(["AAA", "CCC", "EEE", "ZZZ", "CASH"], rng.dirichlet(np.ones(5)))],
+                           columns=["household_id", "security_id", "target_weight"])
+    sold = lots.groupby(["account_id", "security_id"], as_index=False)["quantity"].sum().assign(quantity=lambda f: f["quantity"] / 3)
+    cash = pd.DataFrame({"household_id": households[:3], "account_id": ["A00", "A01", "A02"], "cash": [1e4, 0.0, 5e5]})
+    requests = pd.DataFrame({"household_id": [households[0]], "request_type": ["cash_withdrawal"], "amount": [2e4]})
+    transitioning = frozenset([households[1]])
+    # the reference: the original row-by-row loop
+    group = securities.set_index("security_id")["identical_group"]
+    held = lots.assign(value=lots["quantity"] * lots["price"])
+    price = lots.groupby("security_id")["price"].first()
+    sold_value = sold.assign(value=sold["quantity"] * sold["security_id"].map(price),
+                             household_id=sold["account_id"].map(lots.drop_duplicates("account_id").set_index("account_id")["household_id"]))
+    after = held.groupby(["household_id", "security_id"])["value"].sum().sub(
+        sold_value.groupby(["household_id", "security_id"])["value"].sum(), fill_value=0.0)
+    value_after = held.groupby("household_id")["value"].sum().add(cash.groupby("household_id")["cash"].sum(), fill_value=0.0).sub(
+        requests.groupby("household_id")["amount"].sum(), fill_value=0.0)
+    expected = set()
+    for t in targets[(targets["target_weight"] > 0) & (targets["security_id"] != "CASH")].itertuples():
+        if t.household_id in value_after.index and (
+                t.household_id in transitioning
+                or after.get((t.household_id, t.security_id), 0.0) < t.target_weight * value_after[t.household_id] - 1.0):
+            expected.add((t.household_id, group.get(t.security_id, t.security_id)))
+    got = naive_buy_groups(lots, targets, securities, sold, cash, requests, transitioning)
+    assert {(h, None if g != g else g) for h, g in got} == {(h, None if g != g else g) for h, g in expected}
+    assert expected
+
+
+def test_household_page_totals_are_the_frame_sums_bit_for_bit():
+    import numpy as np
+
+    from delivery.html_report import TOTALS, _column_total
+
+    rng = np.random.default_rng(3)
+    accounts = pd.DataFrame(rng.normal(0.0, 1e5, (23, len(TOTALS))), columns=TOTALS)  # many accounts: pairwise sums
+    accounts.iloc[4, 2] = np.nan
+    assert {c: _column_total(accounts[c].to_numpy()) for c in TOTALS} == accounts[TOTALS].sum().to_dict()

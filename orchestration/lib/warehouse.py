@@ -14,8 +14,20 @@ MARTS = (
 )
 
 
-def read_marts(con: duckdb.DuckDBPyConnection, names=MARTS) -> dict[str, pd.DataFrame]:
-    return {name: con.execute(f"select * from main.{name}").df() for name in names}
+def read_marts(con: duckdb.DuckDBPyConnection, names=MARTS, columns=None, exclude=None) -> dict[str, pd.DataFrame]:
+    """The marts ``names``, each in full unless ``columns`` (mart -> the columns to read) or
+    ``exclude`` (mart -> columns to leave out) says otherwise."""
+    columns, exclude = columns or {}, exclude or {}
+    return {name: con.execute(f"select {_select_list(columns.get(name), exclude.get(name))} from main.{name}").df()
+            for name in names}
+
+
+def _select_list(columns=None, exclude=None) -> str:
+    if columns:
+        return ", ".join(f'"{c}"' for c in columns)
+    if exclude:
+        return "* exclude (" + ", ".join(f'"{c}"' for c in exclude) + ")"
+    return "*"
 
 
 def replace_day(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, as_of: dt.date, run_id: str) -> None:

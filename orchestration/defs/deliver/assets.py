@@ -5,14 +5,16 @@ import datetime as dt
 import hashlib
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from delivery.csvfile import csv_bytes
 from delivery.html_report import render_html_reports
 from delivery.lineage import order_lineage
-from delivery.orders import render_order_files
+from delivery.orders import order_lines, render_order_files
 from delivery.taxes_saved import (
     fee_coverage,
     firm_summary,
@@ -29,9 +31,7 @@ from orchestration.lib.warehouse import read_day, read_marts, replace_day
 
 
 def _csv(frame: pd.DataFrame) -> bytes:
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, lineterminator="\n")
-    return buffer.getvalue().encode()
+    return csv_bytes(frame, lineterminator="\n")
 
 
 def _parquet(frame: pd.DataFrame) -> bytes:
@@ -58,15 +58,32 @@ def apply_trade_gate(trades: pd.DataFrame, outcomes: pd.DataFrame | None, holds:
     return trades, outcomes
 
 
+WRITER_THREADS = 8  # a durable write waits on fsync (or an upload), not on Python: overlap them
+
+
 def _write_all(store, folder: str, files: dict[str, bytes]) -> dict[str, str]:
-    """Write each file atomically, then a manifest (name, bytes, sha256) that names them all."""
-    written = {name: store.write_bytes(f"{folder}/{name}", content) for name, content in sorted(files.items())}
+    """Write each file atomically, then a manifest (name, bytes, sha256) that names them all. The
+    first file is written alone (it creates the store's client, which the threads then share)."""
+    def write(name: str) -> str:
+        return store.write_bytes(f"{folder}/{name}", files[name])
+
+    names = sorted(files)
+    written = {name: write(name) for name in names[:1]}
+    with ThreadPoolExecutor(WRITER_THREADS) as pool:
+        written.update(zip(names[1:], pool.map(write, names[1:])))
     manifest = pd.DataFrame(
         [{"file": n, "bytes": len(c), "sha256": hashlib.sha256(c).hexdigest()} for n, c in sorted(files.items())],
         columns=["file", "bytes", "sha256"],
     )
     written["manifest.csv"] = store.write_bytes(f"{folder}/manifest.csv", _csv(manifest))
     return written
+
+
+# The lots' custodian file and line: the order lineage reads them, the reports do not.
+LOT_LINEAGE_COLUMNS = ["source_file", "source_line", "file_sha256"]
+# The marts taxes_saved_report reads (withdrawal_income_tax rebuilds household problems from these).
+REPORT_MARTS = ["dim_securities", "dim_accounts", "dim_households", "fct_lots", "fct_account_cash",
+                "fct_household_targets", "fct_wash_sale_windows", "fct_requests"]
 
 
 # household_trade_holds carries the blocking trade gate (trades_are_safe): when it fails nothing is
@@ -82,18 +99,21 @@ def order_files(context: dg.AssetExecutionContext, duckdb: DuckDBResource, outpu
     folder, since it carries the run id)."""
     as_of = dt.date.fromisoformat(context.partition_key)
     with duckdb.get_connection() as con:
-        marts = read_marts(con, ["dim_accounts", "dim_securities", "fct_lots", "fct_household_targets"])
+        marts = read_marts(con, ["dim_accounts", "dim_securities", "fct_lots", "fct_household_targets"],
+                           columns={"fct_lots": ["lot_id", *LOT_LINEAGE_COLUMNS],
+                                    "fct_household_targets": ["household_id", "model_id", "model_version"]})
         trades = read_day(con, "optimizer.trades", as_of)
         trades, _ = apply_trade_gate(trades, None, read_day(con, "quality.trade_holds", as_of))
         run_id = con.execute("select any_value(run_id) from optimizer.trades where as_of_date = ?", [as_of]).fetchone()[0]
         price_rows = con.execute(
             "select security_id, source_file, source_line, file_sha256 from raw.prices where as_of_date = ?", [as_of]
         ).df()
-    files = render_order_files(trades, marts["dim_accounts"], marts["dim_securities"], as_of)
+    orders = order_lines(trades, marts["dim_accounts"], marts["dim_securities"], as_of) if len(trades) else None
+    files = render_order_files(trades, marts["dim_accounts"], marts["dim_securities"], as_of, orders)
     written = _write_all(outputs.store(), f"orders/{as_of.isoformat()}", files)
     lineage = order_lineage(
         trades, marts["dim_accounts"], marts["dim_securities"], marts["fct_lots"], marts["fct_household_targets"],
-        price_rows, run_id or context.run.run_id, as_of,
+        price_rows, run_id or context.run.run_id, as_of, orders,
     )
     lineage_file = outputs.store().write_bytes(f"lineage/{as_of.isoformat()}/order_lineage_{as_of:%Y%m%d}.csv", _csv(lineage))
     return dg.MaterializeResult(
@@ -112,7 +132,7 @@ def taxes_saved_report(context: dg.AssetExecutionContext, duckdb: DuckDBResource
     """Estimated Taxes Saved or Deferred per account, per household and for the firm."""
     as_of = dt.date.fromisoformat(context.partition_key)
     with duckdb.get_connection() as con:
-        marts = read_marts(con)
+        marts = read_marts(con, REPORT_MARTS, exclude={"fct_lots": LOT_LINEAGE_COLUMNS})
         trades = read_day(con, "optimizer.trades", as_of)
         outcomes = read_day(con, "optimizer.household_outcomes", as_of)
         trades, outcomes = apply_trade_gate(trades, outcomes, read_day(con, "quality.trade_holds", as_of))
