@@ -10,7 +10,8 @@ with ``sleeveless run-day`` (the local default: in-process executor) in a child 
 the child's resident memory every 0.2 s and attributing the samples to Dagster's step windows, and
 (3) reruns the optimizer alone (job ``optimize_day``, multiprocess executor, one process per shard)
 with each worker count and the same shards, so the ratio isolates parallelism. Memory is the sum
-over the run's process tree (the executor and its step processes).
+over the run's process tree (the executor, its forkserver and its step processes) of each process's
+proportional set size (PSS: pages shared after a fork counted once, not once per process).
 
 Everything is written under --root (default /tmp/sleeveless_scale); dbt's target under it too.
 Numbers on a shared machine are noisy: run it twice and read the lower.
@@ -42,6 +43,15 @@ def _children(pid: int) -> list[int]:
 
 
 def _rss_bytes(pid: int) -> int:
+    """Proportional set size (shared pages divided among the processes sharing them: step processes
+    forked from the forkserver share its pages), falling back to the resident set size."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     try:
         with open(f"/proc/{pid}/statm") as f:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -50,7 +60,7 @@ def _rss_bytes(pid: int) -> int:
 
 
 def tree_rss(pid: int) -> int:
-    """Resident memory of a process and all its descendants, in bytes."""
+    """Memory of a process and all its descendants (PSS: shared pages counted once), in bytes."""
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()

@@ -3,8 +3,9 @@
 ``SLEEVELESS_EXECUTOR``:
   in_process    (default; ``sleeveless run-day``, ``make demo``): one process, so one DuckDB user at a
                 time by construction; the optimizer's shards run one after the other.
-  multiprocess  one process per step, at most ``SLEEVELESS_WORKERS`` (default 2) at once; DuckDB steps
-                are in the ``duckdb_writer`` pool, limit 1 (the dagster.yaml `sleeveless` writes).
+  multiprocess  one process per step, at most ``SLEEVELESS_WORKERS`` (default 2) at once, forked from a
+                forkserver that loaded the code location once; DuckDB steps are in the
+                ``duckdb_writer`` pool, limit 1 (the dagster.yaml `sleeveless` writes).
   k8s           dagster-k8s's k8s_job_executor: one pod per step, configured by
                 deploy/k8s/daily_run_k8s.yaml (docs/scale.md).
 """
@@ -19,6 +20,7 @@ from orchestration.defs.partitions import as_of_dates
 from orchestration.lib.home import PROJECT_ROOT
 
 K8S_EXECUTOR_CONFIG = PROJECT_ROOT / "deploy" / "k8s" / "daily_run_k8s.yaml"
+FORKSERVER_PRELOAD = "orchestration.lib.forkserver_preload"
 
 
 def k8s_executor_config(path: Path = K8S_EXECUTOR_CONFIG) -> dict:
@@ -32,7 +34,11 @@ def executor_for(name: str | None = None, workers: int | None = None) -> dg.Exec
     if name == "in_process":
         return dg.in_process_executor
     if name == "multiprocess":
-        return dg.multiprocess_executor.configured({"max_concurrent": workers}, name="multiprocess")
+        # steps fork from a server that built the definitions once (orchestration/lib/forkserver_preload.py)
+        return dg.multiprocess_executor.configured(
+            {"max_concurrent": workers, "start_method": {"forkserver": {"preload_modules": [FORKSERVER_PRELOAD]}}},
+            name="multiprocess",
+        )
     if name == "k8s":
         from dagster_k8s import k8s_job_executor
 

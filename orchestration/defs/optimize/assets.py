@@ -28,7 +28,7 @@ from orchestration.defs.optimize.shards import (
     ShardResult,
     combine,
     combined_bases,
-    make_shards,
+    household_groups,
     solve_shard,
 )
 from orchestration.defs.partitions import as_of_dates, one_date_per_run
@@ -37,7 +37,6 @@ from orchestration.lib.masking import mask_text
 from orchestration.lib.warehouse import (
     MARTS,
     read_day,
-    read_marts,
     read_previous_bases,
     replace_day,
     write_bases,
@@ -127,35 +126,70 @@ def operator_metadata(trades: pd.DataFrame, outcomes: pd.DataFrame, accounts: pd
     pool="duckdb_writer",  # DuckDB takes one process at a time, readers included
 )
 def plan_household_shards(context: dg.OpExecutionContext, duckdb: DuckDBResource, optimizer_fanout: OptimizerFanOut):
-    """Reads the marts once, applies the household holds, estimates the day's risk model and splits
-    the ready households into shards balanced by lot count."""
+    """Applies the household holds, estimates the day's risk model and splits the ready households
+    into shards balanced by lot count; each shard's mart rows are read from DuckDB when its turn
+    comes, so the step holds one shard at a time, never the whole firm."""
     as_of = dt.date.fromisoformat(context.partition_key)
+    settings = OptimizerSettings(
+        time_limit_seconds=optimizer_fanout.time_limit_seconds,
+        harvest_threshold_start=optimizer_fanout.harvest_threshold_start,
+        harvest_threshold_end=optimizer_fanout.harvest_threshold_end,
+    )
     with duckdb.get_connection() as con:
-        marts = read_marts(con)
+        readiness = con.execute("select * from main.fct_household_readiness").df()
         holds = read_day(con, "quality.household_holds", as_of)
+        securities = con.execute("select * from main.dim_securities").df()
         # The risk model is re-estimated each day from the price history delivered with the day.
         price_history = con.execute(
             "select security_id, price_date, close from raw.price_history where as_of_date = ? and price_date <= ?",
             [as_of, as_of],
         ).df()
         warm_starts = read_previous_bases(con, as_of) if optimizer_fanout.warm_start else {}
-    marts["fct_household_readiness"] = apply_quality_holds(marts["fct_household_readiness"], holds)
-    risk_model = estimate_risk_model(price_history, marts["dim_securities"]) if len(price_history) else None
-    if risk_model is None:
-        context.log.warning(f"no price history for {as_of}: tracking error is not priced or reported")
-    settings = OptimizerSettings(
-        time_limit_seconds=optimizer_fanout.time_limit_seconds,
-        harvest_threshold_start=optimizer_fanout.harvest_threshold_start,
-        harvest_threshold_end=optimizer_fanout.harvest_threshold_end,
-    )
-    shards = make_shards(marts, as_of, settings, risk_model, optimizer_fanout.shards,
-                         optimizer_fanout.min_households_per_shard, warm_starts)
-    context.log.info(f"{sum(len(s.households) for s in shards)} ready households in {len(shards)} shards: "
-                     + ", ".join(str(len(s.households)) for s in shards)
-                     + f"; {sum(len(s.warm_starts) for s in shards)} start from the previous day's basis")
-    for shard in shards:
-        yield dg.DynamicOutput(shard, mapping_key=shard.key, output_name="shards")
-    yield dg.Output(held_out_outcomes(marts["fct_household_readiness"], OUTCOME_COLUMNS), output_name="held_out")
+        lot_counts = dict(con.execute("select household_id, count(*) from main.fct_lots group by all").fetchall())
+        readiness = apply_quality_holds(readiness, holds)
+        risk_model = estimate_risk_model(price_history, securities) if len(price_history) else None
+        del price_history
+        if risk_model is None:
+            context.log.warning(f"no price history for {as_of}: tracking error is not priced or reported")
+        groups = household_groups(readiness, lot_counts, optimizer_fanout.shards,
+                                  optimizer_fanout.min_households_per_shard, optimizer_fanout.max_households_per_shard)
+        context.log.info(f"{sum(map(len, groups))} ready households in {len(groups)} shards: "
+                         + ", ".join(str(len(g)) for g in groups)
+                         + f"; {sum(h in warm_starts for g in groups for h in g)} start from the previous day's basis")
+        for i, group in enumerate(groups):
+            frames = read_household_marts(con, group, securities)
+            frames["fct_household_readiness"] = readiness[readiness["household_id"].astype(str).isin(set(group))] \
+                .reset_index(drop=True)
+            shard = Shard(i, as_of, tuple(group), frames, settings, risk_model,
+                          {h: warm_starts[h] for h in group if h in warm_starts})
+            yield dg.DynamicOutput(shard, mapping_key=shard.key, output_name="shards")
+    yield dg.Output(held_out_outcomes(readiness, OUTCOME_COLUMNS), output_name="held_out")
+
+
+def read_household_marts(con, households: list[str], securities: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Every mart's rows that belong to ``households`` (by household_id, else by their accounts'
+    account_id), in table order: the rows shards.frames_for takes from marts held in memory.
+    Firm-wide marts (securities) are shared whole."""
+    con.execute("create or replace temp table shard_households as select unnest(?::varchar[]) as household_id",
+                [list(households)])
+    con.execute("create or replace temp table shard_accounts as select account_id from main.dim_accounts "
+                "where household_id in (select household_id from shard_households)")
+    frames = {}
+    for name in MARTS:
+        if name == "dim_securities":
+            frames[name] = securities
+            continue
+        columns = {c for (c,) in con.execute(
+            "select column_name from information_schema.columns where table_schema = 'main' and table_name = ?", [name]
+        ).fetchall()}
+        if "household_id" in columns:
+            where = "household_id in (select household_id from shard_households)"
+        elif "account_id" in columns:
+            where = "account_id in (select account_id from shard_accounts)"
+        else:
+            where = "true"
+        frames[name] = con.execute(f"select * from main.{name} where {where}").df()
+    return frames
 
 
 @dg.op(out=dg.Out(ShardResult, io_manager_key="shard_io_manager"), tags={"sleeveless/stage": "solve"})

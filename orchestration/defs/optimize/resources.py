@@ -24,6 +24,9 @@ class OptimizerFanOut(dg.ConfigurableResource):
     """Shards to split the ready households into (solve steps that may run in parallel)."""
     min_households_per_shard: int = 25
     """Fewer shards when there are not this many households per shard (a step's start-up costs seconds)."""
+    max_households_per_shard: int = 500
+    """More shards when there would be more households per shard: a larger firm gets more shards of
+    the same size (more workers, the same memory per worker), not larger ones. 0: no maximum."""
     time_limit_seconds: float = 10.0
     """HiGHS time limit per household; a household that reaches it gets no trades, its shard goes on."""
     warm_start: bool = True

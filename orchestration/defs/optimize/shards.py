@@ -85,23 +85,35 @@ def frames_for(marts: Mapping[str, pd.DataFrame], households: set[str]) -> dict[
     return out
 
 
+def household_groups(readiness: pd.DataFrame, lot_counts: Mapping[str, int], shards: int,
+                     min_households_per_shard: int = 1, max_households_per_shard: int = 0) -> list[list[str]]:
+    """The day's ready households (fct_household_readiness.is_ready, quality holds already applied)
+    in groups balanced by lot count: ``shards`` of them, fewer when a group would hold fewer than
+    ``min_households_per_shard``, more when one would hold more than ``max_households_per_shard``
+    (0: no maximum), so a larger firm gets more shards of the same size, not larger ones."""
+    ready = sorted(set(readiness.loc[readiness["is_ready"].astype(bool), "household_id"].astype(str)))
+    n = shard_count(len(ready), shards, min_households_per_shard)
+    if max_households_per_shard > 0:
+        n = max(n, -(-len(ready) // max_households_per_shard))
+    return plan_shards({h: float(lot_counts.get(h, 0)) for h in ready}, n)
+
+
 def make_shards(
     marts: Mapping[str, pd.DataFrame], as_of: dt.date, settings: OptimizerSettings, risk_model, shards: int,
     min_households_per_shard: int = 1, warm_starts: Mapping[str, bytes] | None = None,
+    max_households_per_shard: int = 0,
 ) -> list[Shard]:
-    """The day's ready households (fct_household_readiness.is_ready, quality holds already applied)
-    in balanced shards, each with its households' previous bases out of ``warm_starts``."""
-    readiness = marts["fct_household_readiness"]
-    ready = sorted(set(readiness.loc[readiness["is_ready"].astype(bool), "household_id"].astype(str)))
-    lots = marts["fct_lots"]
-    counts = lots["household_id"].astype(str).value_counts()
-    weights = {h: float(counts.get(h, 0)) for h in ready}
-    n = shard_count(len(ready), shards, min_households_per_shard)
+    """The shards of the day's ready households from marts held in memory, each with its households'
+    previous bases out of ``warm_starts`` (the plan step reads each shard's rows from DuckDB
+    instead: orchestration/defs/optimize/assets.py; the same shards)."""
+    counts = marts["fct_lots"]["household_id"].astype(str).value_counts().to_dict()
+    groups = household_groups(marts["fct_household_readiness"], counts, shards, min_households_per_shard,
+                              max_households_per_shard)
     warm_starts = warm_starts or {}
     return [
         Shard(i, as_of, tuple(group), frames_for(marts, set(group)), settings, risk_model,
               {h: warm_starts[h] for h in group if h in warm_starts})
-        for i, group in enumerate(plan_shards(weights, n))
+        for i, group in enumerate(groups)
     ]
 
 
