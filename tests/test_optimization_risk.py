@@ -266,3 +266,28 @@ def test_settings_reject_bad_risk_and_loss_knobs():
     with pytest.raises(ValueError):
         OptimizerSettings(risk_linearization="exact")
     assert replace(OptimizerSettings(), risk_aversion=0.0).risk_aversion == 0.0
+
+
+def test_factor_exposures_of_the_solved_model_are_those_of_the_trades_it_makes():
+    # factor_exposure_definition is written with the trade columns (value after = held + buys -
+    # sells - gifts); y must be B'(w_after - t) of the solution, switched (wash-sale) securities included
+    from optimization import estimate_risk_model
+    from optimization.extract import holdings_after
+    from optimization.testing import synthetic_frames
+
+    frames = synthetic_frames(2, n_securities=60, n_lots=400, n_accounts=2, as_of=AS_OF)
+    sec = frames["dim_securities"]
+    risk = estimate_risk_model(
+        synthetic_price_history(sec.security_id.tolist(), dict(zip(sec.security_id, sec.gics_sector)), days=300, seed=2),
+        sec,
+    )
+    settings = OptimizerSettings(risk_aversion=5.0)
+    for problem in household_problems_from_marts(frames, AS_OF, settings, risk_model=risk):
+        form = household_standard_form(problem, settings)
+        model = build_household_model(problem, settings, form)
+        assert solve_household_model(model, settings).status.value == "optimal"
+        values, _ = holdings_after(problem, form.facts, extract_quantities(model))
+        active = values - problem.target_weight * form.facts.value_after
+        expected = problem.risk.exposures.T @ active / form.facts.value_after
+        np.testing.assert_allclose([pyo.value(model.factor_exposure[f]) for f in model.FACTORS], expected,
+                                   rtol=1e-6, atol=1e-9)
