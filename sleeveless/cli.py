@@ -73,7 +73,7 @@ def run_day(home, as_of: dt.date, log_level: str = "WARNING"):
             result = job.execute_in_process(
                 instance=instance, partition_key=as_of.isoformat(), raise_on_error=False, run_config=run_config,
             )
-        else:  # SLEEVELESS_EXECUTOR=multiprocess: steps in child processes, which re-import the job
+        else:  # SLEEVELESS_EXECUTOR=multiprocess: steps in processes forked from a forkserver that loaded the job once
             from dagster import execute_job, reconstructable
 
             from orchestration.lib.reconstruct import daily_run_job
