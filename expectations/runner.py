@@ -68,6 +68,10 @@ def _context():
     return _CONTEXT
 
 
+def _view(class_name: str) -> dict:
+    return {"module_name": "expectations.data_docs", "class_name": class_name}
+
+
 def _docs_site(context, docs_dir: str) -> str:
     """Register (once) a filesystem Data Docs site rooted at ``docs_dir``; return its name."""
     path = str(Path(docs_dir).resolve())
@@ -79,7 +83,11 @@ def _docs_site(context, docs_dir: str) -> str:
             site_config={
                 "class_name": "SiteBuilder",
                 "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": path},
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                # GX's page views, with their templates compiled once per process (data_docs.py)
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder", "view": _view("IndexPageView")},
+                "site_section_builders": {
+                    section: {"view": _view("PageView")} for section in ("expectations", "validations", "profiling")
+                },
             },
         )
     return name

@@ -29,6 +29,21 @@ WASH_SALE_DAYS = 30
 # Custodian files without which the day cannot be optimized for anyone (restrictions and requests may be empty).
 REQUIRED_FILES = ("security_master", "prices", "accounts", "positions", "open_lots", "transactions", "models")
 HOUSEHOLD_INDEX = ["household_id", "account_id"]
+# The columns the household suites read (check_lots, check_lots_reconcile, check_accounts,
+# check_targets, check_account_history_covers_recent_lots, check_raw_custodian_rows): a caller that
+# reads only these skips most of the reading (at 1,000 households: 580,000 lots, 800,000 transactions).
+HOUSEHOLD_SUITE_MART_COLUMNS = {
+    "fct_lots": ["lot_id", "household_id", "account_id", "security_id", "quantity", "cost_basis", "acquired_date"],
+    "fct_positions": ["household_id", "account_id", "security_id", "quantity", "lot_quantity"],
+    "dim_accounts": ["account_id", "household_id"],
+    "fct_household_targets": ["household_id", "target_weight"],
+}
+RAW_CUSTODIAN_COLUMNS = {
+    "positions": ["account_id", "security_id", "quantity", "source_file", "source_line"],
+    "open_lots": ["account_id", "lot_id", "quantity", "cost_basis", "acquired_date", "source_file", "source_line"],
+    "transactions": ["transaction_id", "account_id", "security_id", "transaction_type", "trade_date", "settle_date",
+                     "source_file", "source_line"],
+}
 
 
 def _gx():
@@ -192,11 +207,13 @@ def recent_lot_purchases(lots: pd.DataFrame, transactions: pd.DataFrame, as_of: 
     trade date), else 0. A missing purchase means the account's history is short: a wash-sale
     window it opened is invisible, so the household cannot be traded safely."""
     acquired = pd.to_datetime(lots["acquired_date"])
-    recent = lots.loc[acquired >= pd.Timestamp(as_of) - pd.Timedelta(days=days),
-                      ["household_id", "account_id", "lot_id", "security_id"]].copy()
+    since = pd.Timestamp(as_of) - pd.Timedelta(days=days)
+    recent = lots.loc[acquired >= since, ["household_id", "account_id", "lot_id", "security_id"]].copy()
     recent["acquired_date"] = acquired[recent.index].dt.normalize()
     buys = transactions[transactions["transaction_type"].isin(["buy", "reinvest"])]
-    seen = set(zip(buys["account_id"], buys["security_id"], pd.to_datetime(buys["trade_date"]).dt.normalize()))
+    bought_on = pd.to_datetime(buys["trade_date"]).dt.normalize()
+    buys, bought_on = buys[bought_on >= since], bought_on[bought_on >= since]  # only these can match a recent lot
+    seen = set(zip(buys["account_id"], buys["security_id"], bought_on))
     recent["purchase_in_history"] = [
         int((a, s, d) in seen) for a, s, d in zip(recent["account_id"], recent["security_id"], recent["acquired_date"])
     ]

@@ -278,6 +278,10 @@ def test_data_docs_are_rendered_into_the_given_folder(tmp_path, positions):
     assert (tmp_path / "2026-11-20" / "index.html").exists()
     pages = list((tmp_path / "2026-11-20" / "validations").rglob("*.html"))
     assert pages and "lot_minus_position" in pages[0].read_text()
+    # rendered by GX's page views whose templates are compiled once per process (expectations/data_docs.py)
+    from expectations.data_docs import COMPILED_TEMPLATES
+
+    assert COMPILED_TEMPLATES._code
 
 
 def test_an_account_whose_history_misses_a_recent_purchase_holds_its_household_only():

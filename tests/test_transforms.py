@@ -42,12 +42,16 @@ MART_COLUMNS = {  # docs/marts.md, in order
 }
 
 
-def run_dbt(args: list[str], duckdb_path: Path, target_path: Path) -> subprocess.CompletedProcess:
-    """Run the venv's dbt on transforms/ with its own target and log folders (no clobbering)."""
+def run_dbt(args: list[str], duckdb_path: Path, target_path: Path, as_of_env: str | None = None) -> subprocess.CompletedProcess:
+    """Run the venv's dbt on transforms/ with its own target and log folders (no clobbering).
+
+    as_of_env: the as-of date given the way Dagster gives it (env var SLEEVELESS_AS_OF_DATE).
+    """
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "SLEEVELESS_AS_OF_DATE"},
         "SLEEVELESS_DUCKDB_PATH": str(duckdb_path),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        **({"SLEEVELESS_AS_OF_DATE": as_of_env} if as_of_env else {}),
     }
     cmd = [
         str(DBT),
@@ -437,6 +441,30 @@ def test_run_without_as_of_date_fails(manifest, parsed_project):
     result = run_dbt(["run", "--select", "stg_canonical__accounts"], parsed_project / "parse.duckdb", target)
     assert result.returncode != 0
     assert "as_of_date" in result.stdout
+
+
+def test_the_as_of_date_env_var_reaches_the_sql_without_a_new_parse(manifest, parsed_project):
+    """Dagster passes the date as SLEEVELESS_AS_OF_DATE so that dbt reuses its saved parse
+    (`--vars` changing every day made dbt re-parse the whole project); each day compiles its own date."""
+    target = parsed_project / "target"
+    compiled = target / "compiled" / "sleeveless" / "models" / "marts" / "fct_wash_sale_windows.sql"
+    for as_of in ("2026-11-19", "2026-11-20"):
+        result = run_dbt(["compile", "--select", "fct_wash_sale_windows"], parsed_project / "parse.duckdb", target, as_of_env=as_of)
+        assert result.returncode == 0, result.stdout[-4000:]
+        assert "Unable to do partial parsing" not in result.stdout
+        assert f"window_end >= cast('{as_of}' as date)" in compiled.read_text()
+
+
+def test_the_dbt_resource_skips_what_dagster_dbt_does_before_starting_dbt():
+    """SleevelessDbtCliResource overrides two dagster-dbt internals; an upgrade that renames them must fail here."""
+    from dagster_dbt import DbtCliResource
+
+    from orchestration.lib.dbt import SleevelessDbtCliResource, transforms_project
+
+    assert {"_cli_version", "_initialize_dbt_core_adapter"} <= set(vars(DbtCliResource))
+    resource = SleevelessDbtCliResource(project_dir=transforms_project, dbt_executable=str(DBT))
+    assert resource._cli_version.major == 1  # dbt Core, read from the package, no `dbt --version`
+    assert resource._initialize_dbt_core_adapter([]) is None
 
 
 # ------------------------------------------------------------------------------------ seed data

@@ -4,10 +4,9 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
-from orchestration.lib.dbt import transforms_project
+from orchestration.lib.dbt import SleevelessDbtCliResource, transforms_project
 from orchestration.lib.home import Home
 from orchestration.lib.stores import store_resource_for
 
@@ -22,7 +21,7 @@ def resources() -> dg.Definitions:
             "outputs": store_resource_for(home.outputs),
             "duckdb": DuckDBResource(database=str(home.duckdb_path)),
             # dagster-dbt does not install dbt: use the one in this virtual environment.
-            "dbt": DbtCliResource(
+            "dbt": SleevelessDbtCliResource(
                 project_dir=transforms_project, dbt_executable=str(Path(sys.executable).parent / "dbt")
             ),
         }

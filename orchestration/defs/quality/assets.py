@@ -36,6 +36,8 @@ def household_quality_holds(
     """Households held out by a household-level GX suite (lots, reconciliation, accounts, targets, the
     30-day history behind recent purchases, the custodian rows as loaded), with reasons."""
     from expectations.suites import (
+        HOUSEHOLD_SUITE_MART_COLUMNS,
+        RAW_CUSTODIAN_COLUMNS,
         check_account_history_covers_recent_lots,
         check_accounts,
         check_lots,
@@ -44,16 +46,16 @@ def household_quality_holds(
         check_targets,
         household_holds,
     )
-    from orchestration.defs.quality.checks import MAX_LISTED, failures_table
+    from orchestration.defs.quality.checks import MAX_LISTED, failures_table, read_columns
 
     as_of = dt.date.fromisoformat(context.partition_key)
     docs = quality_gates.docs_dir(as_of)
     with duckdb.get_connection() as con:
-        marts = read_marts(con, ["fct_lots", "fct_positions", "dim_accounts", "fct_household_targets"])
+        marts = {mart: read_columns(con, mart, columns) for mart, columns in HOUSEHOLD_SUITE_MART_COLUMNS.items()}
         # the custodian rows as loaded (every custodian's dialect is translated to these at ingestion)
         raw = {
-            entity: con.execute(f"select * from raw.{entity} where as_of_date = ?", [as_of]).df()
-            for entity in ("positions", "open_lots", "transactions")
+            entity: con.execute(f"select {', '.join(columns)} from raw.{entity} where as_of_date = ?", [as_of]).df()
+            for entity, columns in RAW_CUSTODIAN_COLUMNS.items()
         }
     household_of = marts["dim_accounts"].set_index("account_id")["household_id"]
     outcomes = [

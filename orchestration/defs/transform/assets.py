@@ -4,7 +4,13 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.defs.partitions import as_of_dates, one_date_per_run
-from orchestration.lib.dbt import dbt_vars, ensure_manifest, transforms_project, translator
+from orchestration.lib.dbt import (
+    as_of_date_for_dbt,
+    ensure_manifest,
+    keep_partial_parse,
+    transforms_project,
+    translator,
+)
 
 
 @dbt_assets(
@@ -17,4 +23,7 @@ from orchestration.lib.dbt import dbt_vars, ensure_manifest, transforms_project,
 )
 def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     # dbt tests run inside `build` and show as asset checks; row-level money rules are gated by GX.
-    yield from dbt.cli(["build", "--vars", dbt_vars(context.partition_key)], context=context).stream()
+    with as_of_date_for_dbt(context.partition_key):
+        build = dbt.cli(["build"], context=context)
+    yield from build.stream()
+    keep_partial_parse(build.target_path)
