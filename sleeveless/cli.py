@@ -76,8 +76,9 @@ def run_day(home, as_of: dt.date, log_level: str = "WARNING"):
         else:  # SLEEVELESS_EXECUTOR=multiprocess: steps in processes forked from a forkserver that loaded the job once
             from dagster import execute_job, reconstructable
 
-            from orchestration.lib.reconstruct import daily_run_job
+            from orchestration.lib.reconstruct import daily_run_job, fresh_forkserver
 
+            fresh_forkserver()
             with execute_job(reconstructable(daily_run_job), instance=instance, run_config=run_config,
                              tags={"dagster/partition": as_of.isoformat()}, raise_on_error=False) as result:
                 result.all_events  # noqa: B018 - read while the result's instance is open

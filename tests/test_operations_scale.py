@@ -61,6 +61,31 @@ def test_a_larger_firm_gets_more_shards_of_the_same_size_not_larger_ones():
     assert len(household_groups(readiness, lots, 4, 25, 0)) == 4  # no maximum
 
 
+def _environment_home(_):
+    return os.environ.get("SLEEVELESS_HOME")
+
+
+def test_each_run_forks_its_steps_from_a_server_with_that_runs_environment(monkeypatch):
+    # The forkserver keeps the environment it started with; a process that runs one home's day and
+    # then another's must not hand the second run's steps the first home (fresh_forkserver).
+    import multiprocessing
+
+    from orchestration.lib.reconstruct import fresh_forkserver
+
+    context = multiprocessing.get_context("forkserver")
+    fresh_forkserver()
+    monkeypatch.setenv("SLEEVELESS_HOME", "/homes/first")
+    with context.Pool(1) as pool:
+        assert pool.map(_environment_home, [0]) == ["/homes/first"]
+    monkeypatch.setenv("SLEEVELESS_HOME", "/homes/second")
+    with context.Pool(1) as pool:
+        assert pool.map(_environment_home, [0]) == ["/homes/first"]  # what the server kept
+    fresh_forkserver()
+    with context.Pool(1) as pool:
+        assert pool.map(_environment_home, [0]) == ["/homes/second"]
+    fresh_forkserver()
+
+
 # --- the production executor config ---------------------------------------------------------------
 
 def test_the_k8s_executor_config_loads_and_validates_against_dagster_k8s_schema():
@@ -184,8 +209,9 @@ def test_shards_of_the_real_marts_give_the_single_process_result(firm):
 
 
 def _execute_optimize_day(instance, run_config, asset_selection=None):
-    from orchestration.lib.reconstruct import optimize_day_job
+    from orchestration.lib.reconstruct import fresh_forkserver, optimize_day_job
 
+    fresh_forkserver()
     with dg.execute_job(dg.reconstructable(optimize_day_job), instance=instance, run_config=run_config,
                         tags={"dagster/partition": AS_OF.isoformat()}, raise_on_error=False,
                         asset_selection=asset_selection) as result:

@@ -5,9 +5,16 @@ i.e. one a child process can import by name. A spawned child re-imports the code
 pandas, Pyomo, the dbt manifest: several seconds per step); the multiprocess executor therefore
 starts its steps from a forkserver that has imported this module and built the definitions once
 (``orchestration.lib.forkserver_preload``): a forked step finds them here, already built.
+
+multiprocessing starts one forkserver per process and keeps it: its steps see the environment
+(SLEEVELESS_HOME, the DuckDB path, ...) and the definitions of the moment it started. A process
+that launches runs itself (``sleeveless run-day``, tests) calls ``fresh_forkserver()`` before each
+run, so that run's steps fork from a server with this run's environment. (Dagster's run launcher
+starts every run in a new process: nothing to do there.)
 """
 
 import functools
+from multiprocessing import forkserver
 
 import dagster as dg
 
@@ -25,3 +32,11 @@ def daily_run_job() -> dg.JobDefinition:
 
 def optimize_day_job() -> dg.JobDefinition:
     return _definitions().resolve_job_def("optimize_day")
+
+
+def fresh_forkserver() -> None:
+    """Stop this process's forkserver, if it started one; the next multiprocess run starts a new one
+    with the current environment and definitions."""
+    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)  # CPython's own, since 3.8
+    if stop is not None:
+        stop()
