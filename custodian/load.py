@@ -33,7 +33,7 @@ import pandas as pd
 
 from custodian.dialects import RECORDS_BY_TABLE, recognize
 from custodian.dialects.load import (
-    DialectFileLoad, dialect_tables, ensure_dialect_schema, load_families,
+    DialectFileLoad, dialect_tables, ensure_dialect_schema, insert_file_rows, load_families,
 )
 from custodian.dialects.reconcile import RECONCILIATION_COLUMNS, reconciliation_csv
 from custodian.layout import (
@@ -129,19 +129,9 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 def _write_rows(con: duckdb.DuckDBPyConnection, parsed: ParsedFile, as_of: dt.date) -> None:
     layout = parsed.layout
-    frame = parsed.rows.copy()
-    frame["as_of_date"] = as_of
-    frame["source_file"] = parsed.source_file
-    frame["file_sha256"] = parsed.file_sha256
-    ordered = layout.column_names + [name for name, _ in LINEAGE_COLUMNS]
-    frame = frame[ordered]
-    casts = [f"cast({c.name} as {DUCKDB_TYPES[c.kind]})" for c in layout.columns]
-    casts += [f"cast({name} as {kind})" for name, kind in LINEAGE_COLUMNS]
-    con.register("incoming", frame)
-    try:
-        con.execute(f"insert into raw.{layout.entity} select {', '.join(casts)} from incoming")
-    finally:
-        con.unregister("incoming")
+    frame = parsed.rows[layout.column_names + ["source_line"]]
+    insert_file_rows(con, layout.entity, frame, [f"cast({c.name} as {DUCKDB_TYPES[c.kind]})" for c in layout.columns],
+                     as_of, parsed.source_file, parsed.file_sha256)
 
 
 def rejected_rows_csv(rejects: pd.DataFrame) -> bytes:
@@ -407,21 +397,21 @@ def load_landing_day(
                 raise RuntimeError(f"archived copy {delivery['archive_uri']} does not match its ledger hash")
             return content
 
+        def write_translated(load: DialectFileLoad) -> pd.DataFrame | None:
+            """A dialect file's canonical rows into raw.<entity>, less those of accounts unknown to the firm."""
+            unknown = None
+            if known_accounts is not None and len(load.canonical):
+                unknown = _unknown_translated(load, known_accounts)
+            _write_rows(con, ParsedFile(LAYOUTS_BY_ENTITY[load.entity], load.source_file, load.file_sha256,
+                                        load.canonical, pd.DataFrame(columns=QUARANTINE_COLUMNS)), as_of)
+            return _scoped(unknown, SCOPE_UNKNOWN_ACCOUNT) if unknown is not None and len(unknown) else None
+
         dialect_loads, dialect_missing, reconciliation = load_families(
-            con, as_of, accepted, read_archived, firm_custodians, canonical_entities)
+            con, as_of, accepted, read_archived, firm_custodians, canonical_entities, write_translated)
         for missing in dialect_missing:
             rejects.append(_scoped(missing, SCOPE_FILE))
         for load in dialect_loads:
             file_rejects = list(load.rejects)
-            if load.canonical is not None:
-                if known_accounts is not None and len(load.canonical):
-                    unknown = _unknown_translated(load, known_accounts)
-                    if len(unknown):
-                        file_rejects.append(_scoped(unknown, SCOPE_UNKNOWN_ACCOUNT))
-                layout = LAYOUTS_BY_ENTITY[load.entity]
-                _write_rows(con, ParsedFile(layout, load.source_file, load.file_sha256, load.canonical,
-                                            pd.DataFrame(columns=QUARANTINE_COLUMNS)), as_of)
-                load.rows_loaded = len(load.canonical)
             quarantined = sum(len(f) for f in file_rejects)
             delivery = load.delivery
             result.dialect_files[load.table] = EntityLoad(

@@ -24,6 +24,18 @@ LOT_BASIS_COLUMNS = [
     "engine_wash_sale_adjustment", "custodian_adjusted_acquired_date", "engine_adjusted_acquired_date",
     "basis_difference_reason",
 ]
+LOT_BASIS_TEXT = ("account_id", "lot_id", "household_id", "security_id", "basis_difference_reason")
+LOT_BASIS_DATES = ("custodian_adjusted_acquired_date", "engine_adjusted_acquired_date")
+# The columns the engine reads from the raw tables (a caller reading the warehouse can read only these).
+ENGINE_COLUMNS = {
+    "open_lots": ("account_id", "lot_id", "security_id", "quantity", "cost_basis", "acquired_date",
+                  "adjusted_acquired_date", "wash_sale_adjustment"),
+    "transactions": ("transaction_id", "account_id", "trade_date", "transaction_type", "security_id", "quantity",
+                     "amount", "lot_id", "realized_gain", "holding_term"),
+    "accounts": ("account_id", "household_id", "registration", "filing_status"),
+    "security_master": ("security_id", "identical_group", "security_type"),
+}
+LOTS_PER_PART = 50_000  # lots replayed at a time in one process (engine_books)
 TOLERANCE = Decimal("0.02")  # two cents: the custodian rounds each adjustment and basis to the cent
 
 
@@ -302,15 +314,42 @@ def engine_books(open_lots: pd.DataFrame, transactions: pd.DataFrame, accounts: 
     """One replay per household, two tables: the engine's basis for every custodian lot (with the
     difference and its reason), and the household's realized gains, netting and carryforwards for
     as_of's year. ``workers`` > 1 replays contiguous ranges of households in that many processes
-    (taxlots.fanout); the tables are the same row for row."""
-    if workers > 1:
-        from taxlots.fanout import book_rows_in_processes
+    (taxlots.fanout); the tables are the same row for row.
 
+    In one process the households are replayed a range at a time (about LOTS_PER_PART lots): only that
+    range's lots and transactions are ever Python objects, and its rows become a typed frame at once."""
+    from taxlots.fanout import book_rows_in_processes, household_of_rows, household_ranges
+
+    if workers > 1:
         lot_rows, household_rows = book_rows_in_processes(open_lots, transactions, accounts, securities, as_of, workers)
+        lots = lot_basis_frame(lot_rows)
     else:
-        lot_rows, household_rows = book_rows(open_lots, transactions, accounts, securities, as_of)
-    return (pd.DataFrame(lot_rows, columns=LOT_BASIS_COLUMNS),
-            pd.DataFrame(household_rows, columns=HOUSEHOLD_REALIZED_COLUMNS))
+        lot_households = household_of_rows(open_lots, accounts)
+        trade_households = household_of_rows(transactions, accounts)
+        parts, household_rows = [], []
+        for households in household_ranges(lot_households, -(-len(open_lots) // LOTS_PER_PART)):
+            lot_rows, rows = book_rows(open_lots[lot_households.isin(households).to_numpy()],
+                                       transactions[trade_households.isin(households).to_numpy()],
+                                       accounts, securities, as_of)
+            parts.append(lot_basis_frame(lot_rows))
+            household_rows += rows
+            del lot_rows
+        lots = pd.concat(parts, ignore_index=True) if parts else lot_basis_frame([])
+    return lots, pd.DataFrame(household_rows, columns=HOUSEHOLD_REALIZED_COLUMNS)
+
+
+def lot_basis_frame(rows: list[dict]) -> pd.DataFrame:
+    """engine_books' lot rows with fixed dtypes (strings, dates as datetime64[s], float64), whatever the
+    rows hold: a range of households where a column is null on every lot types like any other."""
+    frame = pd.DataFrame(rows, columns=LOT_BASIS_COLUMNS)
+    for column in LOT_BASIS_COLUMNS:
+        if column in LOT_BASIS_TEXT:
+            frame[column] = frame[column].astype("string")
+        elif column in LOT_BASIS_DATES:
+            frame[column] = pd.to_datetime(frame[column]).astype("datetime64[s]")
+        else:
+            frame[column] = pd.to_numeric(frame[column]).astype("float64")
+    return frame
 
 
 def engine_lot_basis(open_lots: pd.DataFrame, transactions: pd.DataFrame, accounts: pd.DataFrame,

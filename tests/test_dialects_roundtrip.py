@@ -166,3 +166,17 @@ def test_reloading_the_day_gives_the_same_tables(both_loads):
     day = load_landing_day(LocalFileStore(root / "landing"), con, AS_OF, archive_store=LocalFileStore(root / "archive"))
     assert day.new_deliveries.empty
     assert before == {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in before}
+
+
+@pytest.mark.parametrize("content", [
+    b"a,b\r\n\r\n \t\x1c\r\nc,d\n", "x,\u3000\n\u3000\n\u200bq\n".encode(), b"last,line", b"\n\nq\n",
+])
+def test_lines_split_in_arrow_are_the_lines_split_one_by_one(content):
+    """A UTF-8 file is split into lines in arrow; the same lines (and blank lines: what str.strip()
+    empties) as decoding line by line, which stays for a file with a line that is not UTF-8."""
+    from custodian.dialects.engine import _BLANK_LINE, _decode, _decode_line_by_line
+
+    fast, rejects, ended = _decode("f", content)
+    slow, _, _ = _decode_line_by_line("f", content, ended)
+    assert rejects == [] and fast.tolist() == slow.tolist()
+    assert fast.str.fullmatch(_BLANK_LINE).tolist() == [t.strip() == "" for t in slow]

@@ -114,3 +114,24 @@ def test_households_replayed_in_worker_processes_give_the_same_tables(monkeypatc
     pd.testing.assert_frame_equal(one[0], two[0])
     pd.testing.assert_frame_equal(one[1], two[1])
     assert one[1]["engine_disallowed_loss_ytd"].sum() == pytest.approx(500.0)
+
+
+def test_households_replayed_a_range_at_a_time_give_the_same_tables(monkeypatch):
+    import datetime as dt
+
+    from taxlots import pipeline
+
+    accounts = pd.DataFrame([(f"A{h}", f"H{h}", "individual") for h in range(4)] + [("B0", "H0", "individual")],
+                            columns=["account_id", "household_id", "registration"])
+    open_lots = lots([(f"A{h}", f"L{h}", "X", 5, 500.0 + h, "2025-01-02", "2025-01-02", 0.0) for h in range(4)]
+                     + [("B0", "LB", "X", 5, 450.0, "2026-03-10", "2026-03-10", 0.0),
+                        ("NOBODY", "L9", "Y", 1, 10.0, "2024-01-02", "2024-01-02", 0.0)])
+    history = txns([("T1", "A0", "2026-03-01", "sell", "X", 5, 400.0, "S1", -100.0, "long"),
+                    ("T2", "B0", "2026-03-10", "buy", "X", 5, -450.0, "LB", None, None)])
+    frames = (open_lots, history, accounts, SECURITIES, dt.date(2026, 11, 20))
+    whole = pipeline.engine_books(*frames)
+    monkeypatch.setattr(pipeline, "LOTS_PER_PART", 1)  # one household per range
+    parts = pipeline.engine_books(*frames)
+    pd.testing.assert_frame_equal(whole[0], parts[0])
+    pd.testing.assert_frame_equal(whole[1], parts[1])
+    assert whole[0]["basis_difference_reason"].notna().any()  # B0's buy replaces A0's loss: same household

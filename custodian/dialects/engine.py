@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from custodian.dialects.spec import LEADING, SIGN_BYTE, TEXT_SIGN, Dialect, Field, RecordLayout, python_date_format
 from custodian.parse import QUARANTINE_COLUMNS, sha256_of
@@ -253,10 +255,27 @@ def _convert_text(f: Field, text: pd.Series, fixed: bool) -> tuple[pd.Series, pd
     return values.astype(float), errors
 
 
-def _decode(source_file: str, content: bytes) -> tuple[list[str], list[dict], bool]:
-    """Lines of the file (non-UTF-8 lines blanked so numbers keep), their rejects, and whether the
-    last line had a line end."""
+# what Python's str.strip() removes: a line of these only is blank (matched in arrow, exactly)
+_BLANK_LINE = "[" + "".join(f"\\x{{{c:x}}}" for c in range(0x110000) if chr(c).isspace()) + "]*"
+
+
+def _decode(source_file: str, content: bytes) -> tuple[pd.Series, list[dict], bool]:
+    """Lines of the file as arrow-backed strings (a non-UTF-8 line is missing, so numbers keep), their
+    rejects, and whether the last line had a line end. A file that is UTF-8 throughout (the usual case)
+    is split in arrow: no Python string per line."""
     ended = content.endswith(b"\n")
+    try:
+        text = pa.array([content], pa.large_binary()).cast(pa.large_string())  # checks UTF-8
+    except pa.ArrowInvalid:
+        return _decode_line_by_line(source_file, content, ended)
+    lines = pc.list_flatten(pc.split_pattern(text, "\n"))
+    del text
+    if ended:
+        lines = lines.slice(0, len(lines) - 1)
+    return pd.Series(pc.utf8_rtrim(lines, "\r"), dtype="str"), [], ended
+
+
+def _decode_line_by_line(source_file: str, content: bytes, ended: bool) -> tuple[pd.Series, list[dict], bool]:
     raw_lines = content.split(b"\n")
     if ended:
         raw_lines = raw_lines[:-1]
@@ -269,7 +288,12 @@ def _decode(source_file: str, content: bytes) -> tuple[list[str], list[dict], bo
             rejects.append(_reject(source_file, number, None, ENCODING, repr(raw[err.start:err.start + 4]),
                                    f"not UTF-8: byte 0x{raw[err.start]:02x} at column {err.start + 1}", shown))
             lines.append(None)
-    return lines, rejects, ended
+    return pd.Series(lines, dtype="str"), rejects, ended
+
+
+def _line(lines: pd.Series, i: int) -> str | None:
+    text = lines.iat[i]
+    return None if pd.isna(text) else text
 
 
 def _empty_rows(record: RecordLayout) -> pd.DataFrame:
@@ -291,40 +315,43 @@ def parse_dialect_file(dialect: Dialect, record: RecordLayout, source_file: str,
         return whole(1, HEADER, "<empty file>", f"empty file: no records (expected {dialect.custodian} {record.code})")
     lines, rejects, ended = _decode(source_file, content)
     framed = dialect.framing != "delimited"
-    details = list(enumerate(lines, start=1))
+    first, end = 0, len(lines)  # the detail records are lines[first:end]
     if framed:
-        if lines[0] is None:
+        header, trailer, last = _line(lines, 0), _line(lines, -1), len(lines)
+        if header is None:
             return whole(1, HEADER, rejects[0]["value"], "header " + rejects[0]["error"], rejects[0]["raw_line"])
-        problem = _parse_header(dialect, record, lines[0], as_of)
+        problem = _parse_header(dialect, record, header, as_of)
         if problem:
-            return whole(1, HEADER, lines[0][:80], problem, lines[0])
-        last = len(lines)
-        declared, problem = _parse_trailer(dialect, lines[-1]) if lines[-1] is not None else (None, None)
+            return whole(1, HEADER, header[:80], problem, header)
+        declared, problem = _parse_trailer(dialect, trailer) if trailer is not None else (None, None)
         if problem:
-            return whole(last, TRAILER, lines[-1][:80], problem, lines[-1])
+            return whole(last, TRAILER, trailer[:80], problem, trailer)
         if declared is None or not ended:
-            return whole(last, TRAILER, (lines[-1] or "")[:80],
+            return whole(last, TRAILER, (trailer or "")[:80],
                          "missing trailer: the file looks truncated (last record is not a trailer"
-                         + ("" if ended else " and has no line end") + ")", lines[-1])
-        details = details[1:-1]
-        if declared != len(details):
+                         + ("" if ended else " and has no line end") + ")", trailer)
+        first, end = 1, max(len(lines) - 1, 1)
+        if declared != end - first:
             return whole(last, TRAILER, str(declared),
-                         f"trailer count {declared} does not match the {len(details)} detail records read", lines[-1])
+                         f"trailer count {declared} does not match the {end - first} detail records read", trailer)
     else:
-        sample = next((text for _, text in details if text), "")
+        filled = lines.notna() & (lines.str.len() > 0)
+        sample = lines[filled.to_numpy()].iat[0] if filled.any() else ""
         if sample and dialect.delimiter not in sample:
             for delimiter, name in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
                 if delimiter in sample:
                     return whole(1, HEADER, sample[:80], f"wrong delimiter: the records are {name}-separated, "
                                  f"the {dialect.custodian} {record.code} file is comma-separated", sample)
-    kept = [(n, t) for n, t in details if t is not None and t.strip() != ""]
-    numbers = [n for n, _ in kept]
-    texts = pd.Series([t for _, t in kept], dtype="str")  # arrow-backed: slicing and matching run in C++
+    details = lines.iloc[first:end]
+    kept = (details.notna() & ~details.str.fullmatch(_BLANK_LINE).fillna(True).astype(bool)).to_numpy()
+    numbers = np.arange(first + 1, end + 1, dtype=np.int64)[kept]
+    texts = details[kept].reset_index(drop=True)  # arrow-backed: slicing and matching run in C++
+    del lines, details
     account_field = record.field(record.account_field) if record.account_field else None
 
-    if not framed and not ended and kept and kept[-1][0] == len(lines):
-        n, t = kept.pop()
-        numbers.pop()
+    if not framed and not ended and len(numbers) and numbers[-1] == end:
+        n, t = int(numbers[-1]), texts.iat[-1]
+        numbers = numbers[:-1]
         texts = texts.iloc[:-1]
         rejects.append(_reject(source_file, n, None, RECORD, t[-80:], "last line has no line end: the file looks truncated", t))
 
@@ -341,18 +368,21 @@ def parse_dialect_file(dialect: Dialect, record: RecordLayout, source_file: str,
         good = ~(wrong | bad_frame.to_numpy())
         cells = {f.name: texts[good].str.slice(f.start, f.end) for f in record.fields}
     else:
-        split = texts.str.split(dialect.delimiter, regex=False)
-        count = split.str.len()
-        wrong = (count != len(record.fields)).to_numpy()
+        # split in arrow, one column of strings per field: no Python string per cell
+        split = pc.split_pattern(pa.array(texts.array), dialect.delimiter)
+        wrong = pc.list_value_length(split).to_numpy(zero_copy_only=False) != len(record.fields)
         account_pos = record.field_names.index(record.account_field) if record.account_field else None
         for i in np.flatnonzero(wrong):
-            parts = split.iat[i]
+            parts = split[int(i)].as_py()
             account = parts[account_pos] if account_pos is not None and account_pos < len(parts) else None
             rejects.append(_reject(source_file, numbers[i], account, RECORD, str(len(parts)),
                                    f"expected {len(record.fields)} fields, found {len(parts)}", texts.iat[i]))
         good = ~wrong
-        matrix = pd.DataFrame(split[good].tolist(), columns=record.field_names, dtype=object) if good.any() else None
-        cells = {name: (matrix[name] if matrix is not None else pd.Series([], dtype=object)) for name in record.field_names}
+        flat = pc.list_flatten(split.filter(pa.array(good)))  # the good rows' fields, row after row
+        width = len(record.fields)
+        cells = {name: pd.Series(flat.take(np.arange(k, len(flat), width)), dtype="str")
+                 for k, name in enumerate(record.field_names)}
+        del split, flat
     good_numbers = np.asarray(numbers, dtype=np.int64)[good] if len(numbers) else np.asarray([], dtype=np.int64)
     good_texts = texts[good].reset_index(drop=True)
     typed, row_error = {}, pd.Series("", index=range(len(good_texts)), dtype=object)

@@ -15,10 +15,11 @@ custodian of the firm's accounts when the canonical file of a custodian entity i
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from custodian.dialects import DIALECTS
 from custodian.dialects.engine import NativeFile, parse_dialect_file
@@ -29,6 +30,7 @@ from custodian.layout import LINEAGE_COLUMNS
 from custodian.parse import QUARANTINE_COLUMNS
 
 NATIVE_TYPES = {"text": "VARCHAR", "code": "VARCHAR", "decimal": "DOUBLE", "date": "DATE"}
+ROWS_PER_BATCH = 50_000  # rows converted to arrow at a time on their way into DuckDB
 RECONCILIATION_DDL = (
     "create table if not exists raw.reconciliation (as_of_date date, custodian varchar, account_id varchar, "
     "account_number varchar, check_name varchar, security_id varchar, expected double, reported double, "
@@ -61,13 +63,13 @@ class DialectFileLoad:
     entity: str  # canonical entity fed, or the raw table name for reference records
     source_file: str
     file_sha256: str
-    content: bytes
+    content: bytes  # kept only for a file rejected whole (its quarantine copy)
     delivery: object  # the ledger row
     rows_loaded: int
     rejects: list[pd.DataFrame] = field(default_factory=list)  # each with a scope column
     rejected_whole: bool = False
     superseded: list[str] = field(default_factory=list)
-    canonical: pd.DataFrame | None = None  # canonical rows (for raw.<entity>)
+    canonical: pd.DataFrame | None = None  # canonical rows, while write_translated writes them
 
 
 def _scoped(frame: pd.DataFrame, scope: str) -> pd.DataFrame:
@@ -76,20 +78,32 @@ def _scoped(frame: pd.DataFrame, scope: str) -> pd.DataFrame:
     return out
 
 
+def insert_file_rows(con, table: str, frame: pd.DataFrame, field_casts: list[str], as_of: dt.date,
+                     source_file: str, file_sha256: str) -> None:
+    """Insert one file's rows (``frame``: its fields and source_line) into raw.<table> with their lineage.
+
+    DuckDB keeps every pandas frame or arrow table scanned inside the day's transaction referenced until
+    it commits (a whole firm's rows, as Python strings), so the rows go in as a stream of arrow batches,
+    each released once read; the as-of date, file name and hash are query parameters, not a column."""
+    lineage = {"as_of_date": "?", "source_file": "?", "source_line": "source_line", "file_sha256": "?"}
+    casts = field_casts + [f"cast({lineage[name]} as {kind})" for name, kind in LINEAGE_COLUMNS]
+    schema = pa.Schema.from_pandas(frame, preserve_index=False)
+    batches = (pa.RecordBatch.from_pandas(frame.iloc[start:start + ROWS_PER_BATCH], schema=schema, preserve_index=False)
+               for start in range(0, len(frame), ROWS_PER_BATCH))
+    con.register("incoming_rows", pa.RecordBatchReader.from_batches(schema, batches))
+    try:
+        con.execute(f"insert into raw.{table} select {', '.join(casts)} from incoming_rows",
+                    [as_of, source_file, file_sha256])
+    finally:
+        con.unregister("incoming_rows")
+
+
 def _write_native(con, native: NativeFile, as_of: dt.date) -> None:
     record = native.record
     frame = native.rows[record.field_names].copy()
-    frame["as_of_date"] = as_of
-    frame["source_file"] = native.source_file
     frame["source_line"] = native.rows["source_line"].astype("int64")
-    frame["file_sha256"] = native.file_sha256
-    casts = [f"cast({f.name} as {NATIVE_TYPES[f.kind]})" for f in record.fields]
-    casts += [f"cast({name} as {kind})" for name, kind in LINEAGE_COLUMNS]
-    con.register("incoming_native", frame)
-    try:
-        con.execute(f"insert into raw.{record.table} select {', '.join(casts)} from incoming_native")
-    finally:
-        con.unregister("incoming_native")
+    insert_file_rows(con, record.table, frame, [f"cast({f.name} as {NATIVE_TYPES[f.kind]})" for f in record.fields],
+                     as_of, native.source_file, native.file_sha256)
 
 
 def _held_back(record: RecordLayout, delivery, why: str) -> pd.DataFrame:
@@ -118,12 +132,17 @@ def expected_families(accepted: pd.DataFrame, firm_custodians: set[str], canonic
 
 def load_families(
     con: duckdb.DuckDBPyConnection, as_of: dt.date, accepted: pd.DataFrame, read_archived,
-    firm_custodians: set[str], canonical_entities: set[str],
+    firm_custodians: set[str], canonical_entities: set[str], write_translated,
 ) -> tuple[list[DialectFileLoad], list[pd.DataFrame], pd.DataFrame]:
-    """Load every expected family; returns (file loads, missing-file rejects, reconciliation rows)."""
+    """Load every expected family; returns (file loads, missing-file rejects, reconciliation rows).
+
+    ``write_translated(load)`` writes a file's canonical rows (``load.canonical``) to raw.<entity> and
+    returns the rejects it adds (a frame with a scope column, or None); it is called as soon as the
+    file is translated, so only one custodian file's rows are in memory at a time."""
     loads, missing, reconciliation = [], [], []
     for dialect in expected_families(accepted, firm_custodians, canonical_entities):
-        family_loads, family_missing, family_recon = _load_family(con, dialect, as_of, accepted, read_archived)
+        family_loads, family_missing, family_recon = _load_family(con, dialect, as_of, accepted, read_archived,
+                                                                  write_translated)
         loads += family_loads
         missing += family_missing
         reconciliation.append(family_recon)
@@ -140,10 +159,25 @@ def load_families(
     return loads, missing, recon
 
 
-def _load_family(con, dialect: Dialect, as_of: dt.date, accepted: pd.DataFrame, read_archived):
-    parsed: dict[str, NativeFile] = {}
+# What the family's reconciliation (custodian.dialects.reconcile) reads once a file is loaded: the native
+# rows of these kinds, and of the canonical rows of positions and lots only these columns.
+RECONCILED_NATIVE_KINDS = ("positions", "securities", "balances")
+RECONCILED_CANONICAL_KINDS = ("positions", "open_lots")
+RECONCILED_CANONICAL_COLUMNS = ["account_id", "security_id", "quantity", "source_line"]
+
+
+def _kept_for_reconciliation(native: NativeFile) -> NativeFile:
+    """The parsed file without what the reconciliation never reads (raw lines; rows of other kinds)."""
+    if native.record.kind.startswith(RECONCILED_NATIVE_KINDS):
+        return replace(native, rows=native.rows.drop(columns="raw_line"))
+    return replace(native, rows=pd.DataFrame())  # not rows.iloc[:0]: an arrow slice keeps its whole buffer
+
+
+def _load_family(con, dialect: Dialect, as_of: dt.date, accepted: pd.DataFrame, read_archived, write_translated):
+    """One custodian file at a time, in the family's record order: parse, write its native rows, translate
+    and write its canonical rows, then keep only its rejects and what the reconciliation needs (the
+    account master and security file are parsed first: they translate the others)."""
     deliveries: dict[str, pd.DataFrame] = {}
-    contents: dict[str, bytes] = {}
     missing = []
     for record in dialect.records:
         rows = accepted[accepted["entity"] == record.table]
@@ -151,32 +185,43 @@ def _load_family(con, dialect: Dialect, as_of: dt.date, accepted: pd.DataFrame, 
             missing.append(_missing(dialect, record, as_of))
             continue
         deliveries[record.table] = rows
-        active = rows.iloc[-1]
-        content = contents[record.table] = read_archived(active)
-        parsed[record.table] = parse_dialect_file(dialect, record, active["file_name"], content, as_of)
-    accounts_file = parsed.get(dialect.by_kind("accounts").table)
-    securities_file = parsed.get(dialect.by_kind("securities").table)
+
+    def parse(record: RecordLayout) -> tuple[NativeFile, bytes]:
+        active = deliveries[record.table].iloc[-1]
+        content = read_archived(active)
+        return parse_dialect_file(dialect, record, active["file_name"], content, as_of), content
+
+    references = {record.table: parse(record) for record in (dialect.by_kind("accounts"), dialect.by_kind("securities"))
+                  if record.table in deliveries}
+    accounts_file = references.get(dialect.by_kind("accounts").table, (None,))[0]
+    securities_file = references.get(dialect.by_kind("securities").table, (None,))[0]
     accounts = account_map(accounts_file) if accounts_file is not None and not accounts_file.rejected_whole else None
     securities = security_map(securities_file) if securities_file is not None and not securities_file.rejected_whole else None
     rejected_accounts = set()
     if accounts_file is not None:
         rejected_accounts = set(accounts_file.rejects["account_id"].dropna())
     loads = []
+    parsed: dict[str, NativeFile] = {}
     canonical_by_table = {}
-    for table, native in parsed.items():
-        record = native.record
+    for record in dialect.records:
+        table = record.table
+        if table not in deliveries:
+            continue
+        native, content = references.pop(table) if table in references else parse(record)
         delivery = deliveries[table].iloc[-1]
         load = DialectFileLoad(
             table, record.entity or record.table, native.source_file, native.file_sha256,
-            contents[table], delivery, 0, rejected_whole=native.rejected_whole,
+            content if native.rejected_whole else b"", delivery, 0, rejected_whole=native.rejected_whole,
             superseded=list(deliveries[table]["landing_key"].iloc[:-1]),
         )
+        del content
         parse_rejects = native.rejects
         if accounts is not None:
             parse_rejects = map_reject_accounts(parse_rejects, accounts)
         if len(parse_rejects):
             load.rejects.append(_scoped(parse_rejects, "file" if native.rejected_whole else "line"))
         _write_native(con, native, as_of)
+        load.rows_loaded = len(native.rows)
         if record.entity is not None and not native.rejected_whole:
             why = None
             if accounts is None:
@@ -197,9 +242,17 @@ def _load_family(con, dialect: Dialect, as_of: dt.date, accepted: pd.DataFrame, 
                     load.rejects.append(_scoped(line_rejects, "line"))
                 if (~held).any():
                     load.rejects.append(_scoped(unknown[~held], "unknown_account"))
+                if record.kind.startswith(RECONCILED_CANONICAL_KINDS):
+                    canonical_by_table[table] = canonical[RECONCILED_CANONICAL_COLUMNS]
                 load.canonical = canonical
-                canonical_by_table[table] = canonical
-        load.rows_loaded = len(load.canonical) if load.canonical is not None else len(native.rows)
+                written_rejects = write_translated(load)
+                if written_rejects is not None and len(written_rejects):
+                    load.rejects.append(written_rejects)
+                load.rows_loaded = len(load.canonical)
+                load.canonical = None
+                del canonical
+        parsed[table] = _kept_for_reconciliation(native)
+        del native
         loads.append(load)
     recon = reconcile_family(dialect, parsed, canonical_by_table, accounts or {})
     return loads, missing, recon

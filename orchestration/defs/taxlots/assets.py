@@ -11,14 +11,13 @@ from dagster_duckdb import DuckDBResource
 from orchestration.lib.masking import mask_frame
 from orchestration.defs.partitions import as_of_dates, one_date_per_run
 from orchestration.lib.warehouse import replace_day
-from taxlots.pipeline import engine_books
+from taxlots.pipeline import ENGINE_COLUMNS, engine_books
 
 INPUTS = ("open_lots", "transactions", "accounts", "security_master")
 # Only buys, reinvestments and sells replay (taxlots.pipeline selects the same rows again): most of a
-# history is dividends, fees and cash, not worth reading out of DuckDB.
+# history is dividends, fees and cash, not worth reading out of DuckDB. Only the columns the engine
+# reads (taxlots.pipeline.ENGINE_COLUMNS) are read.
 ROWS_REPLAYED = {"transactions": " and transaction_type in ('buy', 'reinvest', 'sell') and security_id is not null"}
-DATES = ("custodian_adjusted_acquired_date", "engine_adjusted_acquired_date")
-TEXT = ("account_id", "lot_id", "household_id", "security_id", "basis_difference_reason")
 
 
 def engine_workers() -> int:
@@ -27,18 +26,28 @@ def engine_workers() -> int:
     return max(1, int(os.environ.get("SLEEVELESS_ENGINE_WORKERS", "1")))
 
 
-def typed_for_warehouse(result: pd.DataFrame) -> pd.DataFrame:
-    """Explicit dtypes: a column that is null on every lot (a day with no differences) must still be
-    VARCHAR / DATE / DOUBLE in DuckDB, not its NULL type."""
-    typed = result.copy()
-    for column in typed.columns:
-        if column in TEXT:
-            typed[column] = typed[column].astype("string")
-        elif column in DATES:
-            typed[column] = pd.to_datetime(typed[column])
-        else:
-            typed[column] = pd.to_numeric(typed[column]).astype("float64")
-    return typed
+def engine_day(connection, as_of: dt.date, run_id: str, workers: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Replay the day's households from the raw tables and replace the day in taxlots.engine_lot_basis and
+    taxlots.household_realized; returns both tables. ``connection()`` opens a DuckDB connection (a context
+    manager), used once to read and once to write."""
+    with connection() as con:
+        frames = {
+            name: con.execute(f"select {', '.join(ENGINE_COLUMNS[name])} from raw.{name} where as_of_date = ?"
+                              + ROWS_REPLAYED.get(name, ""), [as_of]).df()
+            for name in INPUTS
+        }
+    # typed by engine_books: a column that is null on every lot (a day with no differences) is still
+    # VARCHAR / TIMESTAMP / DOUBLE in DuckDB, not its NULL type
+    lots, households = engine_books(
+        frames["open_lots"], frames["transactions"], frames["accounts"], frames["security_master"], as_of,
+        workers=workers,
+    )
+    del frames
+    households = households.astype({"engine_error": "string", "household_id": "string"})
+    with connection() as con:
+        replace_day(con, "taxlots.engine_lot_basis", lots, as_of, run_id)
+        replace_day(con, "taxlots.household_realized", households, as_of, run_id)
+    return lots, households
 
 
 @dg.asset(
@@ -58,22 +67,8 @@ def engine_lot_basis_asset(context: dg.AssetExecutionContext, duckdb: DuckDBReso
     which dim_households carries beside the custodian-reported figures."""
     as_of = dt.date.fromisoformat(context.partition_key)
     started = time.perf_counter()
-    with duckdb.get_connection() as con:
-        frames = {
-            name: con.execute(f"select * from raw.{name} where as_of_date = ?" + ROWS_REPLAYED.get(name, ""),
-                              [as_of]).df()
-            for name in INPUTS
-        }
     workers = engine_workers()
-    lots, households = engine_books(
-        frames["open_lots"], frames["transactions"], frames["accounts"], frames["security_master"], as_of,
-        workers=workers,
-    )
-    result = typed_for_warehouse(lots)
-    households = households.astype({"engine_error": "string", "household_id": "string"})
-    with duckdb.get_connection() as con:
-        replace_day(con, "taxlots.engine_lot_basis", result, as_of, context.run.run_id)
-        replace_day(con, "taxlots.household_realized", households, as_of, context.run.run_id)
+    result, households = engine_day(duckdb.get_connection, as_of, context.run.run_id, workers)
     differing = result[result["basis_difference_reason"].notna()]
     sample = mask_frame(differing[["account_id", "lot_id", "basis_difference", "basis_difference_reason"]].head(20))
     return dg.MaterializeResult(
