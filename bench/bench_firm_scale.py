@@ -162,10 +162,11 @@ print("run id", result.run_id, "success", result.success)
 """
 
 
-def bench_day(home: Path, households: int, before_optimizer: bool = False) -> dict:
+def bench_day(home: Path, households: int, before_optimizer: bool = False, reuse_firm: bool = False) -> dict:
     gen = Sampled([PYTHON, "-m", "sleeveless.cli", "--home", str(home), "generate", "--as-of", AS_OF,
                    "--households", str(households), "--seed", "7"], _env(home))
-    gen_seconds, _ = gen.run()
+    # --reuse-firm: the landing files of an earlier generation (same size and seed) are used as they are
+    gen_seconds = 0.0 if reuse_firm and any((home / "landing").glob("*")) else gen.run()[0]
     command = ([PYTHON, "-c", BEFORE_OPTIMIZER, AS_OF] if before_optimizer
                else [PYTHON, "-m", "sleeveless.cli", "--home", str(home), "run-day", "--as-of", AS_OF])
     day = Sampled(command, _env(home))
@@ -223,13 +224,15 @@ def main(argv=None) -> int:
     parser.add_argument("--before-optimizer", action="store_true",
                         help="run the day only up to the optimizer (ingest, tax-lot engine, dbt, gates, holds)")
     parser.add_argument("--out", help="write the results as JSON here")
+    parser.add_argument("--reuse-firm", action="store_true",
+                        help="use the landing files already under --root/firm_N (generated earlier) instead of generating")
     args = parser.parse_args(argv)
     shards = args.shards or max(args.workers, default=1)
     results = {"days": [], "optimize": []}
     for n in args.sizes:
         home = Path(args.root) / f"firm_{n}"
         if not args.skip_day:
-            day = bench_day(home, n, args.before_optimizer)
+            day = bench_day(home, n, args.before_optimizer, args.reuse_firm)
             results["days"].append(day)
             print(f"\n{n} households: day {day['day_seconds']} s, peak {day['day_peak_gb']} GB, "
                   f"{day['households_per_second']} households/s (generate {day['generate_seconds']} s)")
