@@ -59,10 +59,8 @@ def optimize_household(
         with PauseGC(), household_wall_clock(settings.household_wall_seconds):
             return _optimize_household(problem, settings, warm_start)
     except HouseholdOverran as exc:
-        outcome = dict.fromkeys(OUTCOME_COLUMNS)
-        outcome.update(household_id=problem.household_id, lot_count=len(problem.lots), status="time_limit",
-                       termination="household wall-clock guard", estimated_tax=0.0, trade_count=0,
-                       message=f"no trades: {exc}", warm_started=False, root_iterations=0)
+        outcome = _new_outcome(problem)
+        outcome.update(status="time_limit", termination="household wall-clock guard", message=f"no trades: {exc}")
         return [], outcome
 
 
@@ -93,7 +91,8 @@ def household_wall_clock(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
-def _optimize_household(problem, settings, warm_start) -> tuple[list[tuple], dict]:
+def _new_outcome(problem: HouseholdProblem) -> dict:
+    """A household's outcome before anything is known of its solve."""
     outcome = dict.fromkeys(OUTCOME_COLUMNS)
     outcome.update(
         household_id=problem.household_id, lot_count=len(problem.lots), estimated_tax=0.0, trade_count=0,
@@ -101,6 +100,11 @@ def _optimize_household(problem, settings, warm_start) -> tuple[list[tuple], dic
         tracking_error_before=math.nan, tracking_error_after=math.nan, mip_gap=math.nan,
         warm_started=False, root_iterations=0,
     )
+    return outcome
+
+
+def _optimize_household(problem, settings, warm_start) -> tuple[list[tuple], dict]:
+    outcome = _new_outcome(problem)
     messages = list(problem.notes)
     stage = "validate"
     try:

@@ -27,8 +27,11 @@ from orchestration.defs.optimize.shards import (
     Shard,
     ShardResult,
     combine,
+    SHARD_MARTS_BY_ACCOUNT,
+    SHARD_MARTS_BY_HOUSEHOLD,
     combined_bases,
     household_groups,
+    shard_key,
     solve_shard,
 )
 from orchestration.defs.partitions import as_of_dates, one_date_per_run
@@ -156,8 +159,9 @@ def plan_household_shards(context: dg.OpExecutionContext, duckdb: DuckDBResource
         context.log.info(f"{sum(map(len, groups))} ready households in {len(groups)} shards: "
                          + ", ".join(str(len(g)) for g in groups)
                          + f"; {sum(h in warm_starts for g in groups for h in g)} start from the previous day's basis")
+        keys = mart_shard_keys(con)
         for i, group in enumerate(groups):
-            frames = read_household_marts(con, group, securities)
+            frames = read_household_marts(con, group, securities, keys)
             frames["fct_household_readiness"] = readiness[readiness["household_id"].astype(str).isin(set(group))] \
                 .reset_index(drop=True)
             shard = Shard(i, as_of, tuple(group), frames, settings, risk_model,
@@ -166,28 +170,35 @@ def plan_household_shards(context: dg.OpExecutionContext, duckdb: DuckDBResource
     yield dg.Output(held_out_outcomes(readiness, OUTCOME_COLUMNS), output_name="held_out")
 
 
-def read_household_marts(con, households: list[str], securities: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Every mart's rows that belong to ``households`` (by household_id, else by their accounts'
-    account_id), in table order: the rows shards.frames_for takes from marts held in memory.
-    Firm-wide marts (securities) are shared whole."""
+def mart_shard_keys(con) -> dict[str, str | None]:
+    """shards.shard_key of every mart, from the warehouse's catalog (one query)."""
+    rows = con.execute("select table_name, column_name from information_schema.columns where table_schema = 'main' "
+                       "and table_name in (select unnest(?::varchar[]))", [list(MARTS)]).fetchall()
+    columns: dict[str, set[str]] = {name: set() for name in MARTS}
+    for table, column in rows:
+        columns[table].add(column)
+    return {name: shard_key(cols) for name, cols in columns.items()}
+
+
+def read_household_marts(con, households: list[str], securities: pd.DataFrame,
+                         keys: dict[str, str | None] | None = None) -> dict[str, pd.DataFrame]:
+    """Every mart's rows that belong to ``households`` (shards.shard_key), in table order: the rows
+    shards.frames_for takes from marts held in memory. Firm-wide marts (securities) are shared whole.
+    ``keys``: mart_shard_keys(con), read once per plan rather than once per shard."""
+    keys = keys if keys is not None else mart_shard_keys(con)
     con.execute("create or replace temp table shard_households as select unnest(?::varchar[]) as household_id",
                 [list(households)])
     con.execute("create or replace temp table shard_accounts as select account_id from main.dim_accounts "
                 "where household_id in (select household_id from shard_households)")
+    members = {SHARD_MARTS_BY_HOUSEHOLD: "(select household_id from shard_households)",
+               SHARD_MARTS_BY_ACCOUNT: "(select account_id from shard_accounts)"}
     frames = {}
     for name in MARTS:
         if name == "dim_securities":
             frames[name] = securities
             continue
-        columns = {c for (c,) in con.execute(
-            "select column_name from information_schema.columns where table_schema = 'main' and table_name = ?", [name]
-        ).fetchall()}
-        if "household_id" in columns:
-            where = "household_id in (select household_id from shard_households)"
-        elif "account_id" in columns:
-            where = "account_id in (select account_id from shard_accounts)"
-        else:
-            where = "true"
+        key = keys[name]
+        where = "true" if key is None else f"{key} in {members[key]}"
         frames[name] = con.execute(f"select * from main.{name} where {where}").df()
     return frames
 

@@ -69,19 +69,25 @@ def plan_shards(weights: Mapping[str, float], shards: int) -> list[list[str]]:
     return [sorted(g) for g in groups]
 
 
+def shard_key(columns) -> str | None:
+    """The column by which a mart's rows belong to a shard: household_id, else account_id (the
+    household's accounts), else None: a firm-wide table (securities), every shard takes it whole."""
+    for key in (SHARD_MARTS_BY_HOUSEHOLD, SHARD_MARTS_BY_ACCOUNT):
+        if key in columns:
+            return key
+    return None
+
+
 def frames_for(marts: Mapping[str, pd.DataFrame], households: set[str]) -> dict[str, pd.DataFrame]:
-    """The rows of each mart that belong to ``households`` (by household_id, else by their accounts);
-    firm-wide tables (securities) whole."""
+    """The rows of each mart that belong to ``households`` (shard_key); firm-wide tables whole."""
     accounts = marts["dim_accounts"]
     account_ids = set(accounts.loc[accounts["household_id"].astype(str).isin(households), "account_id"].astype(str))
+    members = {SHARD_MARTS_BY_HOUSEHOLD: households, SHARD_MARTS_BY_ACCOUNT: account_ids}
     out = {}
     for name, frame in marts.items():
-        if SHARD_MARTS_BY_HOUSEHOLD in frame.columns:
-            out[name] = frame[frame[SHARD_MARTS_BY_HOUSEHOLD].astype(str).isin(households)].reset_index(drop=True)
-        elif SHARD_MARTS_BY_ACCOUNT in frame.columns:
-            out[name] = frame[frame[SHARD_MARTS_BY_ACCOUNT].astype(str).isin(account_ids)].reset_index(drop=True)
-        else:
-            out[name] = frame
+        key = shard_key(frame.columns)
+        out[name] = frame if key is None else \
+            frame[frame[key].astype(str).isin(members[key])].reset_index(drop=True)
     return out
 
 
