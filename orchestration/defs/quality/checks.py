@@ -94,7 +94,7 @@ def _as_of(context) -> dt.date:
 
 def read_columns(con, mart: str, columns: list[str]) -> pd.DataFrame:
     """Only the columns a suite reads: fct_lots is 580,000 rows of 22 columns at 1,000 households."""
-    return con.execute(f"select {', '.join(columns)} from main.{mart}").df()
+    return read_marts(con, [mart], columns={mart: columns})[mart]
 
 
 # --- firm gates -----------------------------------------------------------------------------------
