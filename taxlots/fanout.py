@@ -17,6 +17,7 @@ import datetime as dt
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
+import numpy as np
 import pandas as pd
 
 from taxlots.pipeline import _s, book_rows
@@ -48,6 +49,17 @@ def household_ranges(lot_households: pd.Series, chunks: int) -> list[list[str]]:
     return ranges
 
 
+def rows_of_ranges(row_households: pd.Series, ranges: list[list[str]]) -> list[np.ndarray]:
+    """For each range of households, the positions of the rows that belong to it, in frame order: one
+    pass over the rows (a selection per range would read every row once per range: 120 ranges at
+    10,000 households). Rows of households in no range are in none."""
+    range_of = {household: k for k, households in enumerate(ranges) for household in households}
+    part = row_households.map(range_of).fillna(-1).to_numpy(dtype=np.int64)
+    order = np.argsort(part, kind="stable")
+    bounds = np.searchsorted(part[order], np.arange(len(ranges) + 1))
+    return [order[bounds[k]:bounds[k + 1]] for k in range(len(ranges))]
+
+
 def book_rows_in_processes(open_lots: pd.DataFrame, transactions: pd.DataFrame, accounts: pd.DataFrame,
                            securities: pd.DataFrame, as_of: dt.date, workers: int) -> tuple[list[dict], list[dict]]:
     lot_households = household_of_rows(open_lots, accounts)
@@ -57,8 +69,8 @@ def book_rows_in_processes(open_lots: pd.DataFrame, transactions: pd.DataFrame, 
         return book_rows(open_lots, transactions, accounts, securities, as_of)
     trade_households = household_of_rows(transactions, accounts)
     ranges = household_ranges(lot_households, workers * CHUNKS_PER_WORKER)
-    jobs = [(open_lots[lot_households.isin(r).to_numpy()], transactions[trade_households.isin(r).to_numpy()],
-             accounts, securities, as_of) for r in ranges]
+    jobs = [(open_lots.iloc[lots], transactions.iloc[trades], accounts, securities, as_of)
+            for lots, trades in zip(rows_of_ranges(lot_households, ranges), rows_of_ranges(trade_households, ranges))]
     lot_rows, household_rows = [], []
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         for lots_part, households_part in pool.map(book_rows, *zip(*jobs)):

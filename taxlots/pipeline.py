@@ -318,7 +318,7 @@ def engine_books(open_lots: pd.DataFrame, transactions: pd.DataFrame, accounts: 
 
     In one process the households are replayed a range at a time (about LOTS_PER_PART lots): only that
     range's lots and transactions are ever Python objects, and its rows become a typed frame at once."""
-    from taxlots.fanout import book_rows_in_processes, household_of_rows, household_ranges
+    from taxlots.fanout import book_rows_in_processes, household_of_rows, household_ranges, rows_of_ranges
 
     if workers > 1:
         lot_rows, household_rows = book_rows_in_processes(open_lots, transactions, accounts, securities, as_of, workers)
@@ -327,10 +327,9 @@ def engine_books(open_lots: pd.DataFrame, transactions: pd.DataFrame, accounts: 
         lot_households = household_of_rows(open_lots, accounts)
         trade_households = household_of_rows(transactions, accounts)
         parts, household_rows = [], []
-        for households in household_ranges(lot_households, -(-len(open_lots) // LOTS_PER_PART)):
-            lot_rows, rows = book_rows(open_lots[lot_households.isin(households).to_numpy()],
-                                       transactions[trade_households.isin(households).to_numpy()],
-                                       accounts, securities, as_of)
+        ranges = household_ranges(lot_households, -(-len(open_lots) // LOTS_PER_PART))
+        for lots_at, trades_at in zip(rows_of_ranges(lot_households, ranges), rows_of_ranges(trade_households, ranges)):
+            lot_rows, rows = book_rows(open_lots.iloc[lots_at], transactions.iloc[trades_at], accounts, securities, as_of)
             parts.append(lot_basis_frame(lot_rows))
             household_rows += rows
             del lot_rows
