@@ -8,7 +8,7 @@ Plain pandas in, pandas out, so a dbt Python model or a Dagster asset can call i
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict, namedtuple
+from collections import Counter, defaultdict, namedtuple
 from decimal import Decimal
 
 import pandas as pd
@@ -192,15 +192,15 @@ HOUSEHOLD_REALIZED_COLUMNS = [
 
 def _replay_households(open_lots: pd.DataFrame, transactions: pd.DataFrame, accounts: pd.DataFrame,
                        securities: pd.DataFrame):
-    """Yield (household_id, that household's custodian lots, ReplayResult or None, error) per household,
-    in household id order; the lots are rows (named tuples) in the frame's order.
+    """Yield (household_id, that household's custodian lots, the engine's open lots, the custodian lots
+    the replay returns unchanged, ReplayResult or None, error) per household, in household id order; the custodian lots are rows (named tuples) in the frame's order.
 
     Each household is replayed alone: a history that does not replay gives its lots a reason, not an
     exception for the firm."""
     for household_id, lots_h, trades_h, accounts_h, security_map in household_inputs(
             open_lots, transactions, accounts, securities):
-        result, error = replay_household(lots_h, trades_h, accounts_h, security_map)
-        yield household_id, lots_h, result, error
+        engine_lots, unchanged, result, error = replay_household_lots(lots_h, trades_h, accounts_h, security_map)
+        yield household_id, lots_h, engine_lots, unchanged, result, error
 
 
 def household_inputs(open_lots: pd.DataFrame, transactions: pd.DataFrame, accounts: pd.DataFrame,
@@ -245,12 +245,79 @@ def replay_household(lots_h, trades_h, accounts_h: dict[str, Account], security_
         return None, str(exc)
 
 
-def _lot_rows(household_id, lots_h, engine: list[Lot], error: str) -> list[dict]:
+def untouched_by_history(lots_h: list, trades_h: list, security_map: dict[str, Security]) -> tuple[list, list]:
+    """(lots the history can change, lots it cannot), each in the given order. A lot is beyond the
+    history's reach when no buy, reinvestment or sale of the household is in its substantially
+    identical group (the wash-sale scope of both views: a custodian's is narrower, one security in
+    one account) and no transaction names its lot id in its account (so a reused id still fails the
+    replay as it would with every lot in it). Replaying without such lots gives the other lots and
+    the realized gains exactly as replaying with them; they come out of the replay as they went in."""
+    def group(security_id) -> str:
+        security = security_map.get(security_id)
+        return security.group if security is not None else security_id
+
+    groups = {group(r.security_id) for r in trades_h}
+    named = {(r.account_id, r.lot_id) for r in trades_h if isinstance(r.lot_id, str)}
+    named |= {(r.account_id, r.transaction_id) for r in trades_h}
+    touched, untouched = [], []
+    for r in lots_h:
+        (touched if group(r.security_id) in groups or (r.account_id, r.lot_id) in named else untouched).append(r)
+    return touched, untouched
+
+
+def replay_household_lots(lots_h, trades_h, accounts_h: dict[str, Account], security_map: dict[str, Security]):
+    """(the engine's open lots after the history, the custodian lots that come out of it unchanged, the
+    ReplayResult or None, the error). Only the lots the history can reach are replayed
+    (``untouched_by_history``); the others come out as they went in: a lot whose id is unique in the
+    household as itself (``unchanged_lot_row``), any other as its opening lot."""
+    touched, untouched = untouched_by_history(lots_h, trades_h, security_map)
+    result, error = replay_household(touched, trades_h, accounts_h, security_map)
+    if result is None:
+        return [], [], None, error
+    ids = Counter((r.account_id, r.lot_id) for r in lots_h)
+    unchanged = [r for r in untouched if ids[(r.account_id, r.lot_id)] == 1]
+    shared_id = [r for r in untouched if ids[(r.account_id, r.lot_id)] > 1]
+    passed = [lot for lot in opening_lots(shared_id, []) if lot.quantity > 0]
+    return result.open_lots + passed, unchanged, result, error
+
+
+def _amount(value) -> float:
+    """float(_d(value)) without the Decimal: the custodian's number, 0 where it has none."""
+    return float(value) if value is not None and value == value else 0.0
+
+
+def unchanged_lot_row(household_id, r) -> dict | None:
+    """The row ``_lot_rows`` writes for a custodian lot the history does not reach and whose id is its
+    own: the engine's lot is that lot, so basis, adjustment, quantity and date are the custodian's
+    (rounded to the cent as every engine figure is) and nothing differs. None for a lot of no positive
+    quantity: the replay drops those, and ``_lot_rows`` explains them."""
+    quantity = _amount(r.quantity)
+    if not quantity > 0:
+        return None
+    basis, adjustment, adjusted_acquired = _amount(r.cost_basis), _amount(r.wash_sale_adjustment), _date(r.adjusted_acquired_date)
+    return {
+        "account_id": r.account_id, "lot_id": r.lot_id, "household_id": household_id or None,
+        "security_id": r.security_id, "custodian_quantity": quantity, "engine_quantity": quantity,
+        "custodian_cost_basis": basis, "engine_cost_basis": round(basis, 2), "basis_difference": 0.0,
+        "custodian_wash_sale_adjustment": adjustment, "engine_wash_sale_adjustment": round(adjustment, 2),
+        "custodian_adjusted_acquired_date": adjusted_acquired, "engine_adjusted_acquired_date": adjusted_acquired,
+        "basis_difference_reason": None,
+    }
+
+
+def _lot_rows(household_id, lots_h, engine: list[Lot], error: str, unchanged=()) -> list[dict]:
+    """One row per custodian lot, in the given order; ``unchanged``: custodian lots the replay returns
+    as they are (``replay_household_lots``), whose rows need no engine lot."""
     by_lot: dict = defaultdict(list)
     for lot in engine:
         by_lot[(lot.account_id, lot.root_lot_id)].append(lot)
+    as_is = {id(r): row for r in unchanged if (row := unchanged_lot_row(household_id, r)) is not None}
     rows = []
     for r in _records(lots_h):
+        row = as_is.get(id(r))
+        if row is not None:
+            rows.append(row)
+            continue
         mine = by_lot.get((r.account_id, r.lot_id), [])
         custodian_basis, custodian_adj, custodian_q = _d(r.cost_basis), _d(r.wash_sale_adjustment), _d(r.quantity)
         basis = sum((lot.basis for lot in mine), Decimal(0))
@@ -301,8 +368,9 @@ def book_rows(open_lots: pd.DataFrame, transactions: pd.DataFrame, accounts: pd.
     filing = {r.household_id: _s(r.filing_status) or "single" for r in accounts.itertuples()} \
         if "filing_status" in accounts else {}
     lot_rows, household_rows = [], []
-    for household_id, lots_h, result, error in _replay_households(open_lots, transactions, accounts, securities):
-        lot_rows += _lot_rows(household_id, lots_h, result.open_lots if result else [], error)
+    for household_id, lots_h, engine_lots, unchanged, result, error in _replay_households(
+            open_lots, transactions, accounts, securities):
+        lot_rows += _lot_rows(household_id, lots_h, engine_lots, error, unchanged)
         if household_id:
             household_rows.append(household_realized_row(household_id, result, error, as_of.year,
                                                          filing.get(household_id, "single")))
@@ -356,6 +424,7 @@ def engine_lot_basis(open_lots: pd.DataFrame, transactions: pd.DataFrame, accoun
     """One row per custodian open lot: the engine's basis (household-wide wash sales), the difference and
     a reason when it is not zero."""
     rows = []
-    for household_id, lots_h, result, error in _replay_households(open_lots, transactions, accounts, securities):
-        rows += _lot_rows(household_id, lots_h, result.open_lots if result else [], error)
+    for household_id, lots_h, engine_lots, unchanged, _, error in _replay_households(
+            open_lots, transactions, accounts, securities):
+        rows += _lot_rows(household_id, lots_h, engine_lots, error, unchanged)
     return pd.DataFrame(rows, columns=LOT_BASIS_COLUMNS)

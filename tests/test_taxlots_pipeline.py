@@ -135,3 +135,39 @@ def test_households_replayed_a_range_at_a_time_give_the_same_tables(monkeypatch)
     pd.testing.assert_frame_equal(whole[0], parts[0])
     pd.testing.assert_frame_equal(whole[1], parts[1])
     assert whole[0]["basis_difference_reason"].notna().any()  # B0's buy replaces A0's loss: same household
+
+
+def test_lots_the_history_never_reaches_come_out_exactly_as_a_full_replay_gives_them():
+    """Lots of a group the history never trades skip the replay; every row equals the row of the replay
+    with every lot in it: unreached lots (one with an odd basis, one of zero quantity, two sharing an id),
+    a custodian lot a purchase names, the wash sale next to them, and a history that does not replay
+    (every lot of the household then says so, reached or not)."""
+    from taxlots.pipeline import _lot_rows, _plain, _records, household_inputs, replay_household
+
+    securities = pd.concat([SECURITIES, pd.DataFrame({"security_id": ["Z", "Q"], "identical_group": ["Z", "Q"],
+                                                      "security_type": ["equity"] * 2})])
+    open_lots = lots([("OWN", "L1", "X", 5, 500.0, "2025-01-02", "2025-01-02", 0.0),
+                      ("SPO", "L2", "X", 10, 900.0, "2026-03-10", "2026-03-10", 0.0),
+                      ("OWN", "L3", "Y", 1.5, 50.004, "2024-01-02", "2023-12-02", 12.345),
+                      ("IRA", "L4", "Z", 0, 10.0, "2024-01-02", "2024-01-02", None),
+                      ("OWN", "L5", "Z", 2, 20.0, "2024-01-02", "2024-01-02", 0.0),
+                      ("OWN", "L5", "Q", 3, 30.0, "2024-02-02", "2024-02-02", 0.0)])
+    history = txns([("T1", "OWN", "2026-03-01", "sell", "X", 5, 400.0, "L1", -100.0, "long"),
+                    ("T2", "SPO", "2026-03-10", "buy", "X", 10, -900.0, "L2", None, None)])
+
+    def rows_of_full_replay(lots_frame, history_frame):
+        (household, lots_h, trades_h, accounts_h, security_map), = household_inputs(
+            lots_frame, history_frame, ACCOUNTS, securities)
+        result, error = replay_household(lots_h, trades_h, accounts_h, security_map)
+        return _lot_rows(household, lots_h, result.open_lots if result else [], error)
+
+    for lots_frame, history_frame in [
+        (open_lots, history),
+        (open_lots, pd.concat([history, txns([("T3", "OWN", "2026-04-01", "buy", "X", 1, -90.0, "L3", None, None)])])),
+        (open_lots, pd.concat([history, txns([("T4", "OWN", "2026-04-02", "sell", "X", 30, 900.0, None, 0.0, "short")])])),
+    ]:
+        expected = pd.DataFrame(rows_of_full_replay(lots_frame, history_frame))
+        got = engine_lot_basis(lots_frame, history_frame, ACCOUNTS, securities)
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), expected[got.columns], check_exact=True)
+    assert got["basis_difference_reason"].str.startswith("history does not replay").all()
+    assert len(_records(_plain(open_lots))) == len(got)
