@@ -4,6 +4,7 @@ second, and the optimization stage's fan-out with 1 vs 2 workers.
     .venv/bin/python bench/bench_firm_scale.py --sizes 1000            # what docs/scale.md reports
     .venv/bin/python bench/bench_firm_scale.py --sizes 1000 10000 --workers 1 2 --out /tmp/scale.json
     .venv/bin/python bench/bench_firm_scale.py --sizes 1000 --workers --before-optimizer   # the stages before it
+    .venv/bin/python bench/bench_firm_scale.py --sizes 1000 --workers --executor multiprocess --steps  # the day on 2 workers
 
 For each size it (1) generates the firm (synthetic.write_synthetic_firm, seed 7), (2) runs the day
 with ``sleeveless run-day`` (the local default: in-process executor) in a child process, sampling
@@ -134,7 +135,7 @@ def stage_of(step: str) -> str:
         return "optimize: solve shards"
     if step.startswith("household_trades."):
         return "optimize: plan + write"
-    if step.endswith("trades_are_safe"):
+    if step.startswith("household_trade_holds") or step.endswith("trades_are_safe"):
         return "trade gate"
     if step in ("order_files", "taxes_saved_report"):
         return "orders + reports"
@@ -162,29 +163,37 @@ print("run id", result.run_id, "success", result.success)
 """
 
 
-def bench_day(home: Path, households: int, before_optimizer: bool = False, reuse_firm: bool = False) -> dict:
+def bench_day(home: Path, households: int, before_optimizer: bool = False, reuse_firm: bool = False,
+              executor: str = "in_process", workers: int = 2) -> dict:
     gen = Sampled([PYTHON, "-m", "sleeveless.cli", "--home", str(home), "generate", "--as-of", AS_OF,
                    "--households", str(households), "--seed", "7"], _env(home))
     # --reuse-firm: the landing files of an earlier generation (same size and seed) are used as they are
     gen_seconds = 0.0 if reuse_firm and any((home / "landing").glob("*")) else gen.run()[0]
     command = ([PYTHON, "-c", BEFORE_OPTIMIZER, AS_OF] if before_optimizer
                else [PYTHON, "-m", "sleeveless.cli", "--home", str(home), "run-day", "--as-of", AS_OF])
-    day = Sampled(command, _env(home))
+    day = Sampled(command, _env(home, SLEEVELESS_EXECUTOR=executor, SLEEVELESS_WORKERS=str(workers)))
     day_seconds, output = day.run()
     run_id = re.search(r"run id ([0-9a-f-]{36})", output).group(1)
     steps = _step_stats(home, run_id)
+    for s in steps:  # the whole process tree's memory while the step ran (steps in parallel share it)
+        s["peak_gb"] = round(day.peak(s["start"], s["end"]) / GB, 2)
     stages: dict[str, dict] = {}
     for s in steps:
         stage = stages.setdefault(stage_of(s["step"]), {"seconds": 0.0, "peak_gb": 0.0, "start": s["start"], "end": s["end"]})
         stage["seconds"] += s["seconds"]
         stage["start"], stage["end"] = min(stage["start"], s["start"]), max(stage["end"], s["end"])
+        # the peak over the stage's own steps, not over the span from its first to its last step (the
+        # GX gates run both before the tax-lot engine and after the dbt build)
+        stage["peak_gb"] = max(stage["peak_gb"], s["peak_gb"])
     for stage in stages.values():
-        stage["peak_gb"] = round(day.peak(stage.pop("start"), stage.pop("end")) / GB, 2)
+        stage["span_seconds"] = round(stage.pop("end") - stage.pop("start"), 1)
         stage["seconds"] = round(stage["seconds"], 1)
     return {
-        "households": households, "generate_seconds": round(gen_seconds, 1), "generate_peak_gb": round(gen.peak() / GB, 2),
+        "households": households, "executor": executor, "workers": workers if executor != "in_process" else 1,
+        "generate_seconds": round(gen_seconds, 1), "generate_peak_gb": round(gen.peak() / GB, 2),
         "day_seconds": round(day_seconds, 1), "day_peak_gb": round(day.peak() / GB, 2),
         "households_per_second": round(households / day_seconds, 2), "stages": stages, "run_id": run_id,
+        "steps": sorted(steps, key=lambda s: s["start"]),
     }
 
 
@@ -224,6 +233,10 @@ def main(argv=None) -> int:
     parser.add_argument("--before-optimizer", action="store_true",
                         help="run the day only up to the optimizer (ingest, tax-lot engine, dbt, gates, holds)")
     parser.add_argument("--out", help="write the results as JSON here")
+    parser.add_argument("--executor", default="in_process", choices=["in_process", "multiprocess"],
+                        help="executor of the day's run (SLEEVELESS_EXECUTOR); multiprocess uses --day-workers")
+    parser.add_argument("--day-workers", type=int, default=2, help="SLEEVELESS_WORKERS of a multiprocess day")
+    parser.add_argument("--steps", action="store_true", help="also print every step of the day")
     parser.add_argument("--reuse-firm", action="store_true",
                         help="use the landing files already under --root/firm_N (generated earlier) instead of generating")
     args = parser.parse_args(argv)
@@ -232,13 +245,18 @@ def main(argv=None) -> int:
     for n in args.sizes:
         home = Path(args.root) / f"firm_{n}"
         if not args.skip_day:
-            day = bench_day(home, n, args.before_optimizer, args.reuse_firm)
+            day = bench_day(home, n, args.before_optimizer, args.reuse_firm, args.executor, args.day_workers)
             results["days"].append(day)
-            print(f"\n{n} households: day {day['day_seconds']} s, peak {day['day_peak_gb']} GB, "
-                  f"{day['households_per_second']} households/s (generate {day['generate_seconds']} s)")
-            print("| stage | seconds | peak GB |\n|---|---|---|")
+            print(f"\n{n} households, {args.executor} executor ({day['workers']} at once): day {day['day_seconds']} s, "
+                  f"peak {day['day_peak_gb']} GB, {day['households_per_second']} households/s "
+                  f"(generate {day['generate_seconds']} s)")
+            print("| stage | step seconds (sum) | span s | peak GB |\n|---|---|---|---|")
             for stage, s in day["stages"].items():
-                print(f"| {stage} | {s['seconds']} | {s['peak_gb']} |")
+                print(f"| {stage} | {s['seconds']} | {s['span_seconds']} | {s['peak_gb']} |")
+            if args.steps:
+                print("| step | seconds | peak GB |\n|---|---|---|")
+                for s in day["steps"]:
+                    print(f"| {s['step']} | {s['seconds']:.1f} | {s['peak_gb']} |")
         runs = [bench_optimize(home, n, w, shards) for w in args.workers]
         results["optimize"].extend(runs)
         if not runs:
