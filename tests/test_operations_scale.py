@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -261,8 +262,6 @@ KILLABLE = textwrap.dedent("""
 
 
 def test_a_run_killed_mid_optimization_then_rerun_leaves_one_copy_and_whole_order_files(firm, tmp_path):
-    from sleeveless.cli import run_day
-
     home = firm["home"]
     before = _day(home, "optimizer.trades")
     script = tmp_path / "killable.py"
@@ -293,10 +292,18 @@ def test_a_run_killed_mid_optimization_then_rerun_leaves_one_copy_and_whole_orde
     assert (shards / killed_run).is_dir()
     pd.testing.assert_frame_equal(_day(home, "optimizer.trades"), before)
 
-    result, _ = run_day(home, AS_OF)  # the operator reruns the partition
-    assert result.success
+    # The operator reruns the partition, here with the whole daily run under the multiprocess executor
+    # (one process per step, DuckDB steps one at a time in their pool): the same trades and the same
+    # order files as the in-process reference run.
+    rerun = subprocess.run([sys.executable, "-m", "sleeveless.cli", "--home", str(home.root), "run-day",
+                            "--as-of", AS_OF.isoformat()], cwd=Path(__file__).parents[1], capture_output=True,
+                           text=True, env={**os.environ, "SLEEVELESS_EXECUTOR": "multiprocess"})
+    assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-3000:]
+    run_id = re.search(r"run id ([0-9a-f-]{36})", rerun.stdout + rerun.stderr).group(1)
+    steps = {record.step_key: record for record in firm["instance"].get_run_step_stats(run_id)}
+    assert "taxlots__engine_lot_basis" in steps and "order_files" in steps  # the whole day, not the optimizer alone
     trades = _day(home, "optimizer.trades")
-    assert set(trades["run_id"]) == {result.run_id}
+    assert set(trades["run_id"]) == {run_id}
     key = ["household_id", "account_id", "security_id", "side", "lot_id"]
     assert not trades.duplicated(key).any() and len(trades) == len(firm["reference"])
     assert len(_day(home, "optimizer.household_outcomes")) == HOUSEHOLDS
