@@ -209,27 +209,52 @@ def convert_field(f: Field, text: pd.Series, fixed: bool) -> tuple[pd.Series, pd
     return _convert_text(f, text, fixed)
 
 
+class FirstError:
+    """Each row's first error, rule after rule: a rule marks only rows no earlier rule marked. Kept as
+    an integer code per row, not by comparing a column of texts with '' before every rule (the object
+    comparisons were a sixth of the ingest's time)."""
+
+    def __init__(self, rows: int):
+        self.code = np.zeros(rows, dtype=np.int32)  # 0: no error yet
+        self.messages: dict[str, int] = {"": 0}
+
+    def add(self, rows, message: str) -> None:
+        hit = _flags(rows) & (self.code == 0)
+        if hit.any():
+            self.code[hit] = self.messages.setdefault(message, len(self.messages))
+
+    def series(self, index) -> pd.Series:
+        """The error text per row ('' when fine), categorical: comparing it with '' compares codes."""
+        return pd.Series(pd.Categorical.from_codes(self.code, categories=list(self.messages)), index=index)
+
+
+def _flags(rows) -> np.ndarray:
+    """A row mask as numpy booleans (a pandas nullable or arrow mask: NA is not a hit)."""
+    if isinstance(rows, pd.Series):
+        return rows.to_numpy(dtype=bool, na_value=False)
+    return np.asarray(rows, dtype=bool)
+
+
 def _convert_text(f: Field, text: pd.Series, fixed: bool) -> tuple[pd.Series, pd.Series]:
     stripped = text.str.strip()
     blank = stripped == ""
-    errors = pd.Series("", index=text.index, dtype=object)
+    errors = FirstError(len(text))
     if f.required:
-        errors = errors.mask(blank, "required value is blank")
+        errors.add(blank, "required value is blank")
     if f.kind in ("text", "code"):
         values = stripped.astype(object).where(~blank, None)
         if f.kind == "code":
-            bad = ~blank & ~stripped.isin(list(f.code_map))
-            errors = errors.mask(bad & (errors == ""), "not one of the codes " + ", ".join(f.code_map))
+            errors.add(~blank & ~stripped.isin(list(f.code_map)), "not one of the codes " + ", ".join(f.code_map))
         if f.check is not None:
             valid, message = f.check
-            errors = errors.mask(~blank & ~valid(stripped).astype(bool) & (errors == ""), message)
-        return values, errors
+            errors.add(~blank & ~valid(stripped).astype(bool), message)
+        return values, errors.series(text.index)
     if f.kind == "date":
         values = pd.to_datetime(stripped.where(~blank), format=f.date_format, errors="coerce")
         shaped = stripped.str.fullmatch(_date_regex(f.date_format))
         bad = ~blank & (values.isna() | ~shaped)
-        errors = errors.mask(bad & (errors == ""), f"not a date ({python_date_format(f.date_format)})")
-        return values.where(~bad), errors
+        errors.add(bad, f"not a date ({python_date_format(f.date_format)})")
+        return values.where(~bad), errors.series(text.index)
     # decimals
     if not fixed:
         shaped = stripped.str.fullmatch(r"-?\d+(\.\d+)?" if f.sign == TEXT_SIGN else r"\d+(\.\d+)?")
@@ -242,17 +267,17 @@ def _convert_text(f: Field, text: pd.Series, fixed: bool) -> tuple[pd.Series, pd
         else:
             sign, digits = pd.Series("+", index=text.index), text
         shaped = digits.str.fullmatch(r"\d+")
-        bad_sign = ~blank & shaped & ~sign.isin(["+", "-", " "] if f.sign == SIGN_BYTE else ["+", "-"])
-        errors = errors.mask(bad_sign & (errors == ""), "sign byte is not + or -")
+        errors.add(~blank & shaped & ~sign.isin(["+", "-", " "] if f.sign == SIGN_BYTE else ["+", "-"]),
+                   "sign byte is not + or -")
         magnitude = pd.to_numeric(digits.where(~blank & shaped), errors="coerce") / 10**f.decimals
         values = magnitude.where(sign != "-", -magnitude)
     bad = ~blank & values.isna()
-    errors = errors.mask(bad & (errors == ""), "not a number" + (f" (digits, {f.decimals} implied decimals)" if fixed else ""))
+    errors.add(bad, "not a number" + (f" (digits, {f.decimals} implied decimals)" if fixed else ""))
     if f.minimum is not None:
-        errors = errors.mask(~blank & ~bad & (values < f.minimum) & (errors == ""), f"below the minimum {f.minimum:g}")
+        errors.add(~blank & ~bad & (values < f.minimum), f"below the minimum {f.minimum:g}")
     if f.positive:
-        errors = errors.mask(~blank & ~bad & (values <= 0) & (errors == ""), "must be > 0")
-    return values.astype(float), errors
+        errors.add(~blank & ~bad & (values <= 0), "must be > 0")
+    return values.astype(float), errors.series(text.index)
 
 
 # what Python's str.strip() removes: a line of these only is blank (matched in arrow, exactly)
@@ -396,7 +421,7 @@ def parse_dialect_file(dialect: Dialect, record: RecordLayout, source_file: str,
         new = clean & failed  # the row's first error: the earliest field wins
         if new.any():
             first_field = first_field.mask(new, f.name)
-            row_error = row_error.mask(new, errors)
+            row_error = row_error.mask(new, errors.astype(object))
             clean &= ~failed
         cells[f.name] = raw
     if record.unique_key and len(good_texts):
