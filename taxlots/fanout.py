@@ -1,10 +1,10 @@
 """The engine's households across worker processes: the same rows as one process, in the same order.
 
 Households are independent (a wash sale never crosses households), so the firm splits into contiguous
-ranges of household ids, balanced by lot count; each worker runs ``taxlots.pipeline.book_rows`` on its
-range's lots and transactions (every account and security goes to every worker: small, and it keeps
-the household and filing-status lookups exactly those of one process), and the ranges' rows are
-concatenated in household order. Workers are spawned (not forked: the caller may hold threads, e.g.
+ranges of household ids, balanced by lot count (about ``taxlots.pipeline.LOTS_PER_PART`` lots each);
+each worker runs ``book_frames`` on a range's lots and transactions (every account and security goes
+to every worker: small, and it keeps the household and filing-status lookups exactly those of one
+process) and sends back a typed frame, and the ranges' frames are concatenated in household order. Workers are spawned (not forked: the caller may hold threads, e.g.
 Dagster's or DuckDB's), so each pays the import of pandas and the engine, and the ranges travel
 pickled: below ``MIN_HOUSEHOLDS_PER_WORKER`` households per worker one process is faster and is used
 instead. A script that calls this must guard its top level (``if __name__ == "__main__":``), as any
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import multiprocessing
+from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -23,7 +24,7 @@ import pandas as pd
 from taxlots.pipeline import _s, book_rows
 
 MIN_HOUSEHOLDS_PER_WORKER = 250
-CHUNKS_PER_WORKER = 3  # a few ranges per worker, so one slow range does not leave a core idle
+CHUNKS_PER_WORKER = 3  # at least a few ranges per worker, so one slow range does not leave a core idle
 
 
 def household_of_rows(frame: pd.DataFrame, accounts: pd.DataFrame) -> pd.Series:
@@ -60,20 +61,31 @@ def rows_of_ranges(row_households: pd.Series, ranges: list[list[str]]) -> list[n
     return [order[bounds[k]:bounds[k + 1]] for k in range(len(ranges))]
 
 
-def book_rows_in_processes(open_lots: pd.DataFrame, transactions: pd.DataFrame, accounts: pd.DataFrame,
-                           securities: pd.DataFrame, as_of: dt.date, workers: int) -> tuple[list[dict], list[dict]]:
-    lot_households = household_of_rows(open_lots, accounts)
-    households = lot_households.nunique()
-    workers = min(workers, households // MIN_HOUSEHOLDS_PER_WORKER)
-    if workers < 2:
-        return book_rows(open_lots, transactions, accounts, securities, as_of)
-    trade_households = household_of_rows(transactions, accounts)
-    ranges = household_ranges(lot_households, workers * CHUNKS_PER_WORKER)
-    jobs = [(open_lots.iloc[lots], transactions.iloc[trades], accounts, securities, as_of)
-            for lots, trades in zip(rows_of_ranges(lot_households, ranges), rows_of_ranges(trade_households, ranges))]
-    lot_rows, household_rows = [], []
+def book_frames(open_lots: pd.DataFrame, transactions: pd.DataFrame, accounts: pd.DataFrame,
+                securities: pd.DataFrame, as_of: dt.date) -> tuple[pd.DataFrame, list[dict]]:
+    """One range's tables: its lot rows as a typed frame (what travels back from a worker: compact,
+    where a list of row dicts for millions of lots would not fit), its household rows as dicts."""
+    from taxlots.pipeline import lot_basis_frame
+
+    lot_rows, household_rows = book_rows(open_lots, transactions, accounts, securities, as_of)
+    return lot_basis_frame(lot_rows), household_rows
+
+
+def worker_count(lot_households: pd.Series, workers: int) -> int:
+    """Processes worth starting: none below MIN_HOUSEHOLDS_PER_WORKER households each."""
+    return min(workers, lot_households.nunique() // MIN_HOUSEHOLDS_PER_WORKER)
+
+
+def book_frames_in_processes(slices, accounts: pd.DataFrame, securities: pd.DataFrame, as_of: dt.date,
+                             workers: int) -> list[tuple[pd.DataFrame, list[dict]]]:
+    """``book_frames`` of each (lots, transactions) slice, in order, in ``workers`` spawned processes.
+    ``slices`` is consumed lazily, a few ranges ahead of the results: the parent never holds a second
+    copy of the firm's rows, only the ranges in flight."""
+    results, pending = [], deque()
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for lots_part, households_part in pool.map(book_rows, *zip(*jobs)):
-            lot_rows += lots_part
-            household_rows += households_part
-    return lot_rows, household_rows
+        for lots_part, trades_part in slices:
+            pending.append(pool.submit(book_frames, lots_part, trades_part, accounts, securities, as_of))
+            while len(pending) > 2 * workers:
+                results.append(pending.popleft().result())
+        results += [future.result() for future in pending]
+    return results

@@ -381,27 +381,31 @@ def engine_books(open_lots: pd.DataFrame, transactions: pd.DataFrame, accounts: 
                  securities: pd.DataFrame, as_of: dt.date, workers: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One replay per household, two tables: the engine's basis for every custodian lot (with the
     difference and its reason), and the household's realized gains, netting and carryforwards for
-    as_of's year. ``workers`` > 1 replays contiguous ranges of households in that many processes
-    (taxlots.fanout); the tables are the same row for row.
+    as_of's year. The households are replayed a contiguous range at a time (about LOTS_PER_PART lots):
+    only that range's lots and transactions are ever Python objects, and its rows become a typed frame
+    at once. ``workers`` > 1 replays the ranges in that many processes (taxlots.fanout), a few ranges
+    in flight at a time; the tables are the same row for row."""
+    from taxlots.fanout import (
+        CHUNKS_PER_WORKER, book_frames, book_frames_in_processes, household_of_rows, household_ranges, rows_of_ranges,
+        worker_count,
+    )
 
-    In one process the households are replayed a range at a time (about LOTS_PER_PART lots): only that
-    range's lots and transactions are ever Python objects, and its rows become a typed frame at once."""
-    from taxlots.fanout import book_rows_in_processes, household_of_rows, household_ranges, rows_of_ranges
-
+    lot_households = household_of_rows(open_lots, accounts)
+    trade_households = household_of_rows(transactions, accounts)
+    workers = worker_count(lot_households, workers) if workers > 1 else 1
+    ranges = household_ranges(lot_households, max(-(-len(open_lots) // LOTS_PER_PART),
+                                                  workers * CHUNKS_PER_WORKER if workers > 1 else 1))
+    slices = ((open_lots.iloc[lots_at], transactions.iloc[trades_at]) for lots_at, trades_at
+              in zip(rows_of_ranges(lot_households, ranges), rows_of_ranges(trade_households, ranges)))
     if workers > 1:
-        lot_rows, household_rows = book_rows_in_processes(open_lots, transactions, accounts, securities, as_of, workers)
-        lots = lot_basis_frame(lot_rows)
+        books = book_frames_in_processes(slices, accounts, securities, as_of, workers)
     else:
-        lot_households = household_of_rows(open_lots, accounts)
-        trade_households = household_of_rows(transactions, accounts)
-        parts, household_rows = [], []
-        ranges = household_ranges(lot_households, -(-len(open_lots) // LOTS_PER_PART))
-        for lots_at, trades_at in zip(rows_of_ranges(lot_households, ranges), rows_of_ranges(trade_households, ranges)):
-            lot_rows, rows = book_rows(open_lots.iloc[lots_at], transactions.iloc[trades_at], accounts, securities, as_of)
-            parts.append(lot_basis_frame(lot_rows))
-            household_rows += rows
-            del lot_rows
-        lots = pd.concat(parts, ignore_index=True) if parts else lot_basis_frame([])
+        books = (book_frames(lots_part, trades_part, accounts, securities, as_of) for lots_part, trades_part in slices)
+    parts, household_rows = [], []
+    for frame, rows in books:
+        parts.append(frame)
+        household_rows += rows
+    lots = pd.concat(parts, ignore_index=True) if parts else lot_basis_frame([])
     return lots, pd.DataFrame(household_rows, columns=HOUSEHOLD_REALIZED_COLUMNS)
 
 
