@@ -164,14 +164,15 @@ print("run id", result.run_id, "success", result.success)
 
 
 def bench_day(home: Path, households: int, before_optimizer: bool = False, reuse_firm: bool = False,
-              executor: str = "in_process", workers: int = 2) -> dict:
+              executor: str = "in_process", workers: int = 2, engine_workers: int = 1) -> dict:
     gen = Sampled([PYTHON, "-m", "sleeveless.cli", "--home", str(home), "generate", "--as-of", AS_OF,
                    "--households", str(households), "--seed", "7"], _env(home))
     # --reuse-firm: the landing files of an earlier generation (same size and seed) are used as they are
     gen_seconds = 0.0 if reuse_firm and any((home / "landing").glob("*")) else gen.run()[0]
     command = ([PYTHON, "-c", BEFORE_OPTIMIZER, AS_OF] if before_optimizer
                else [PYTHON, "-m", "sleeveless.cli", "--home", str(home), "run-day", "--as-of", AS_OF])
-    day = Sampled(command, _env(home, SLEEVELESS_EXECUTOR=executor, SLEEVELESS_WORKERS=str(workers)))
+    day = Sampled(command, _env(home, SLEEVELESS_EXECUTOR=executor, SLEEVELESS_WORKERS=str(workers),
+                                SLEEVELESS_ENGINE_WORKERS=str(engine_workers)))
     day_seconds, output = day.run()
     run_id = re.search(r"run id ([0-9a-f-]{36})", output).group(1)
     steps = _step_stats(home, run_id)
@@ -190,6 +191,7 @@ def bench_day(home: Path, households: int, before_optimizer: bool = False, reuse
         stage["seconds"] = round(stage["seconds"], 1)
     return {
         "households": households, "executor": executor, "workers": workers if executor != "in_process" else 1,
+        "engine_workers": engine_workers,
         "generate_seconds": round(gen_seconds, 1), "generate_peak_gb": round(gen.peak() / GB, 2),
         "day_seconds": round(day_seconds, 1), "day_peak_gb": round(day.peak() / GB, 2),
         "households_per_second": round(households / day_seconds, 2), "stages": stages, "run_id": run_id,
@@ -236,6 +238,8 @@ def main(argv=None) -> int:
     parser.add_argument("--executor", default="in_process", choices=["in_process", "multiprocess"],
                         help="executor of the day's run (SLEEVELESS_EXECUTOR); multiprocess uses --day-workers")
     parser.add_argument("--day-workers", type=int, default=2, help="SLEEVELESS_WORKERS of a multiprocess day")
+    parser.add_argument("--engine-workers", type=int, default=1,
+                        help="SLEEVELESS_ENGINE_WORKERS: processes replaying the tax-lot engine's households")
     parser.add_argument("--steps", action="store_true", help="also print every step of the day")
     parser.add_argument("--reuse-firm", action="store_true",
                         help="use the landing files already under --root/firm_N (generated earlier) instead of generating")
@@ -245,9 +249,11 @@ def main(argv=None) -> int:
     for n in args.sizes:
         home = Path(args.root) / f"firm_{n}"
         if not args.skip_day:
-            day = bench_day(home, n, args.before_optimizer, args.reuse_firm, args.executor, args.day_workers)
+            day = bench_day(home, n, args.before_optimizer, args.reuse_firm, args.executor, args.day_workers,
+                            args.engine_workers)
             results["days"].append(day)
-            print(f"\n{n} households, {args.executor} executor ({day['workers']} at once): day {day['day_seconds']} s, "
+            print(f"\n{n} households, {args.executor} executor ({day['workers']} at once, engine in "
+                  f"{args.engine_workers} processes): day {day['day_seconds']} s, "
                   f"peak {day['day_peak_gb']} GB, {day['households_per_second']} households/s "
                   f"(generate {day['generate_seconds']} s)")
             print("| stage | step seconds (sum) | span s | peak GB |\n|---|---|---|---|")
