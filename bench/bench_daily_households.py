@@ -9,6 +9,11 @@ first N ready households with optimize_households (1 process, cold start) twice,
 seconds (time.process_time: steadier than wall time on a shared machine) and the time Python's
 cyclic GC took. With --compare, the same in a child process importing the other checkout first,
 so both are measured in one run.
+
+    .venv/bin/python bench/bench_daily_households.py --warehouse W --households 100 --tradeoff
+
+--tradeoff: instead, the direction-search trade-off table of bench_optimizer.py (households per CPU
+second, objective lost against mip_rel_gap 1e-4, proven gap, statuses) on the first N ready households.
 """
 
 from __future__ import annotations
@@ -26,10 +31,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def measure(warehouse: str, n: int, as_of: dt.date) -> dict:
+def ready_problems(warehouse: str, n: int, as_of: dt.date, settings) -> list:
+    """The first n ready households of the warehouse's marts, with the day's risk model."""
     import duckdb
 
-    from optimization import OptimizerSettings, household_problems_from_marts, optimize_households
+    from optimization import household_problems_from_marts
     from optimization.risk import estimate_risk_model
     from orchestration.defs.optimize.shards import frames_for
     from orchestration.lib.warehouse import read_marts
@@ -41,8 +47,14 @@ def measure(warehouse: str, n: int, as_of: dt.date) -> dict:
     risk = estimate_risk_model(prices, marts["dim_securities"])
     readiness = marts["fct_household_readiness"]
     ready = sorted(readiness.loc[readiness.is_ready.astype(bool), "household_id"].astype(str))[:n]
+    return household_problems_from_marts(frames_for(marts, set(ready)), as_of, settings, risk_model=risk)
+
+
+def measure(warehouse: str, n: int, as_of: dt.date) -> dict:
+    from optimization import OptimizerSettings, optimize_households
+
     settings = OptimizerSettings(time_limit_seconds=60)
-    problems = household_problems_from_marts(frames_for(marts, set(ready)), as_of, settings, risk_model=risk)
+    problems = ready_problems(warehouse, n, as_of, settings)
     optimize_households(problems[:2], settings)  # imports and first-call costs out of the way
     spent = {"gc": 0.0}
     started = {}
@@ -73,7 +85,18 @@ def main() -> None:
     parser.add_argument("--as-of", default="2026-11-20")
     parser.add_argument("--compare", help="another checkout of the project, measured in a child process")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--tradeoff", action="store_true", help="the direction-search trade-off table instead")
     args = parser.parse_args()
+    if args.tradeoff:
+        from bench.bench_optimizer import print_direction_tradeoff
+        from optimization import OptimizerSettings
+
+        as_of = dt.date.fromisoformat(args.as_of)
+        problems = ready_problems(args.warehouse, args.households, as_of, OptimizerSettings())
+        print(f"{len(problems)} ready households, mean {sum(len(p.lots) for p in problems) / len(problems):.0f} lots, "
+              "risk model priced\n")
+        print_direction_tradeoff(problems, repeats=2)
+        return
     result = measure(args.warehouse, args.households, dt.date.fromisoformat(args.as_of))
     if args.json:
         print(json.dumps(result))

@@ -7,6 +7,14 @@
     .venv/bin/python bench/bench_optimizer.py --per-household 10 --lots 4000 --accounts 2   # issue 5 table
     .venv/bin/python bench/bench_optimizer.py --per-household 10 --lots 4000 --accounts 2 --risk
 
+    .venv/bin/python bench/bench_optimizer.py --tradeoff 20 --lots 4000 --accounts 2 --repeats 2 [--risk]  # 6th pass
+
+--tradeoff N: the speed/optimality trade-off of the same-day wash-sale direction search on N
+households: each setting of DIRECTION_VARIANTS through optimize_household (CPU seconds, cold start,
+each household's fastest of --repeats runs)
+against the reference (branch-and-bound to mip_rel_gap 1e-4): households per CPU second, the
+objective lost in dollars and relative (median, max), the proven gap (objective - bound), statuses.
+
 --per-household N: N different households (seeds 0..N-1), each solved --repeats times through both
 paths; prints per-household median milliseconds, the ratio, and households/s of
 optimize_households (1 worker, one process, no warm start: every household from a cold HiGHS).
@@ -26,6 +34,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
+import re
 import statistics
 import sys
 import time
@@ -85,7 +95,22 @@ def main() -> None:
     parser.add_argument("--per-household", type=int, default=0, help="table over N households (issue 5)")
     parser.add_argument("--risk", action="store_true", help="price tracking error with a risk model")
     parser.add_argument("--warm", action="store_true", help="also the next-day re-solve, cold vs warm-started")
+    parser.add_argument("--tradeoff", type=int, default=0, help="direction-search trade-off table over N households")
     args = parser.parse_args()
+    if args.tradeoff:
+        frames = synthetic_frames(
+            args.tradeoff, n_securities=args.securities, n_lots=args.lots, n_accounts=args.accounts, as_of=AS_OF
+        )
+        risk = None
+        if args.risk:
+            sec = frames["dim_securities"]
+            history = synthetic_price_history(sec.security_id.tolist(), dict(zip(sec.security_id, sec.gics_sector)))
+            risk = estimate_risk_model(history, sec)
+        problems = household_problems_from_marts(frames, AS_OF, OptimizerSettings(), risk_model=risk)
+        print(f"{len(problems)} households, {args.securities} securities, ~{args.lots} lots, {args.accounts} accounts"
+              f"{', risk model priced' if risk else ''}\n")
+        print_direction_tradeoff(problems, repeats=args.repeats)
+        return
     if args.per_household:
         per_household(args)
         return
@@ -163,6 +188,78 @@ def main() -> None:
             f"solve p50/p95/max {np.percentile(outcomes.solve_seconds, 50):.3f}/"
             f"{np.percentile(outcomes.solve_seconds, 95):.3f}/{outcomes.solve_seconds.max():.3f} s"
         )
+
+
+# (label, settings overrides): the direction search's speed/optimality settings, reference first.
+# A generous time limit: the comparison is of the search, not of a loaded machine's wall clock.
+DIRECTION_VARIANTS = (
+    ("B&B, mip_rel_gap 1e-4 (default)", {}),
+    ("B&B, mip_rel_gap 1e-3", {"mip_rel_gap": 1e-3}),
+    ("B&B, mip_rel_gap 1e-2", {"mip_rel_gap": 1e-2}),
+    ("B&B, direction_gap_dollars 1", {"direction_gap_dollars": 1.0}),
+    ("B&B, direction_gap_dollars 10", {"direction_gap_dollars": 10.0}),
+    ("B&B, direction_gap_dollars 100", {"direction_gap_dollars": 100.0}),
+    ("two_solve (no search)", {"direction_search": "two_solve"}),
+    ("two_solve, direction_gap_dollars 10", {"direction_search": "two_solve", "direction_gap_dollars": 10.0}),
+)
+
+
+def direction_tradeoff(problems, variants=DIRECTION_VARIANTS, repeats=2, time_limit_seconds=120.0) -> list[dict]:
+    """Per variant: CPU seconds of optimize_household over ``problems`` (each household's fastest of
+    ``repeats``) and each household's outcome. Interleaved (every variant on one household, then
+    the next), so a shared machine's load drifting during the run weighs on all variants alike."""
+    from optimization import optimize_household
+
+    optimize_household(problems[0], OptimizerSettings())  # first-call costs out of the way
+    rows = [{"label": label, "cpu": 0.0, "outcomes": [],
+             "settings": OptimizerSettings(time_limit_seconds=time_limit_seconds, **overrides)}
+            for label, overrides in variants]
+    for problem in problems:
+        for row in rows:
+            fastest = math.inf
+            for _ in range(repeats):
+                t = time.process_time()
+                _, outcome = optimize_household(problem, row["settings"])
+                fastest = min(fastest, time.process_time() - t)
+            row["cpu"] += fastest
+            row["outcomes"].append(outcome)
+    return rows
+
+
+def branch_nodes(outcome) -> int | None:
+    """The B&B nodes a household's message reports (only trading households' messages do)."""
+    found = re.search(r"(\d+) branch-and-bound nodes", outcome["message"] or "")
+    return int(found.group(1)) if found else None
+
+
+def print_direction_tradeoff(problems, variants=DIRECTION_VARIANTS, repeats=2) -> None:
+    """The trade-off table (markdown) of direction_tradeoff against its first variant."""
+    rows = direction_tradeoff(problems, variants, repeats)
+    reference = {o["household_id"]: o["objective"] for o in rows[0]["outcomes"]}
+    print(f"CPU: each household's fastest of {repeats} runs\n")
+    print("| direction search | households per CPU s | CPU ms per household | mean B&B nodes (trading households) "
+          "| objective lost $ median / max | relative median / max | proven gap $ median / max | statuses |")
+    print("|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        lost, relative, proven, statuses = [], [], [], {}
+        for o in row["outcomes"]:
+            statuses[o["status"]] = statuses.get(o["status"], 0) + 1
+            ref = reference[o["household_id"]]
+            if np.isfinite(o["objective"]) and np.isfinite(ref):
+                lost.append(o["objective"] - ref)
+                relative.append((o["objective"] - ref) / max(abs(ref), 1e-9))
+                proven.append(o["objective"] - o["objective_bound"])
+
+        def spread(values, fmt):
+            return f"{format(statistics.median(values), fmt)} / {format(max(values), fmt)}" if values else "-"
+
+        n = len(row["outcomes"])
+        nodes = [k for k in map(branch_nodes, row["outcomes"]) if k is not None]
+        mean_nodes = f"{statistics.mean(nodes):.1f}" if nodes else "-"
+        print(f"| {row['label']} | {n / row['cpu']:.2f} | {1e3 * row['cpu'] / n:.0f} | {mean_nodes} | "
+              f"{spread(lost, '.2f')} | "
+              f"{spread(relative, '.1e')} | {spread(proven, '.2f')} | "
+              f"{', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))} |")
 
 
 def per_household(args) -> None:

@@ -42,6 +42,10 @@ OUTCOME_COLUMNS = [
     "mip_gap",
     # the root LP started from the previous day's basis (optimization.warm), and its simplex iterations
     "warm_started", "root_iterations",
+    # proven lower bound on the objective (the objective itself for a pure LP; NaN when not solved):
+    # objective - objective_bound is the dollar gap the direction search left (settings
+    # direction_gap_dollars, direction_search)
+    "objective_bound",
 ]
 WARM_START_KEY = "_warm_start"  # the outcome dict's slot for the day's basis (not a column)
 
@@ -98,7 +102,7 @@ def _new_outcome(problem: HouseholdProblem) -> dict:
         household_id=problem.household_id, lot_count=len(problem.lots), estimated_tax=0.0, trade_count=0,
         build_seconds=0.0, solve_seconds=0.0, objective=math.nan, drift_before=math.nan, drift_after=math.nan,
         tracking_error_before=math.nan, tracking_error_after=math.nan, mip_gap=math.nan,
-        warm_started=False, root_iterations=0,
+        warm_started=False, root_iterations=0, objective_bound=math.nan,
     )
     return outcome
 
@@ -129,11 +133,12 @@ def _optimize_household(problem, settings, warm_start) -> tuple[list[tuple], dic
             mip_gap=result.mip_gap if result.mip_gap is not None else (0.0 if not result.binary_count else math.nan),
             warm_started=result.warm_started, root_iterations=result.root_iterations or 0,
         )
+        if result.objective is not None:  # also a gap_limit solution: its objective and bound are facts
+            outcome.update(objective=result.objective, objective_bound=result.objective_bound)
         if result.status != SolveStatus.OPTIMAL:
             messages.append(f"no trades: solver ended {result.termination}")
             outcome["message"] = "; ".join(messages)
             return [], outcome
-        outcome["objective"] = result.objective
         stage = "extract"
         facts = form.facts
         lp = extract_quantities(model)
@@ -195,7 +200,7 @@ def optimize_households(
     rows = [row for trades, _ in results for row in trades]
     outcomes = pd.DataFrame([outcome for _, outcome in results], columns=OUTCOME_COLUMNS)
     for col in ("objective", "build_seconds", "solve_seconds", "drift_before", "drift_after", "estimated_tax",
-                "tracking_error_before", "tracking_error_after", "mip_gap"):
+                "tracking_error_before", "tracking_error_after", "mip_gap", "objective_bound"):
         outcomes[col] = outcomes[col].astype(float)
     outcomes["warm_started"] = outcomes["warm_started"].fillna(False).astype(bool)
     for col in ("lot_count", "variable_count", "constraint_count", "trade_count", "root_iterations"):

@@ -16,8 +16,9 @@ SOLVER_INTERFACES = ("direct", "appsi")
 HOUSEHOLD_OVERRIDABLE = (
     "risk_aversion", "tax_weight", "trading_cost_bps", "tracking_error_cap", "unusable_loss_value",
     "drift_band_absolute", "drift_band_total", "min_trade_value",
-    "harvest_threshold_start", "harvest_threshold_end",
+    "harvest_threshold_start", "harvest_threshold_end", "direction_gap_dollars",
 )
+DIRECTION_SEARCHES = ("branch_and_bound", "two_solve")
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,18 @@ class OptimizerSettings:
     mip_solver: str = "branch_and_bound"
     max_branch_nodes: int = 500  # then hand the tree's incumbent to HiGHS's MIP solver
     strong_branching_candidates: int = 3  # most fractional switches tried at each node
+    # The same-day wash-sale directions (one buy-or-harvest switch per identical group; README
+    # "same-day wash sale") are searched until the proven gap, incumbent minus the lowest bound, is
+    # at most max(mip_rel_gap x |objective|, direction_gap_dollars): an absolute tolerance in
+    # objective dollars, for a household where 1e-4 of a large objective is still cents and closing
+    # it costs many LP re-solves (docs/optimizer-benchmark.md "Sixth pass"). Per household too.
+    direction_gap_dollars: float = 0.0
+    # "branch_and_bound": search until the gap is within that tolerance. "two_solve": the heuristic
+    # of Moehle, Kochenderfer, Boyd and Ang (2021): the root LP, then one re-solve with each switch
+    # fixed to the side the root leans to, no search; the root LP is still a proven bound, so the
+    # household is optimal only when that gap is within the tolerance, else status "gap_limit" (no
+    # trades, the gap in the message). The mip_gap and objective_bound outcome columns say which.
+    direction_search: str = "branch_and_bound"
     workers: int = 1  # processes for optimize_households (households are independent)
 
     def __post_init__(self) -> None:
@@ -157,6 +170,10 @@ class OptimizerSettings:
             raise ValueError(f"solver_interface must be one of {SOLVER_INTERFACES}")
         if self.mip_solver not in ("branch_and_bound", "highs"):
             raise ValueError("mip_solver must be 'branch_and_bound' or 'highs'")
+        if self.direction_search not in DIRECTION_SEARCHES:
+            raise ValueError(f"direction_search must be one of {DIRECTION_SEARCHES}")
+        if not self.direction_gap_dollars >= 0:
+            raise ValueError("direction_gap_dollars must be >= 0")
         if self.fractional_quantum <= 0 or self.fractional_quantum > 1:
             raise ValueError("fractional_quantum must be in (0, 1]")
         if not 0.0 <= self.unusable_loss_value <= 1.0:

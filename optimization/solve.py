@@ -44,6 +44,9 @@ class SolveStatus(str, enum.Enum):
     OPTIMAL = "optimal"
     INFEASIBLE = "infeasible"
     TIME_LIMIT = "time_limit"
+    # a feasible solution whose proven gap is above the accepted tolerance (direction_search
+    # "two_solve"): not optimal, so no trades are written from it
+    GAP_LIMIT = "gap_limit"
     ERROR = "error"
 
 
@@ -58,6 +61,7 @@ class SolveResult:
     binary_count: int = 0
     mip_gap: float | None = None
     nodes: int = 0  # branch-and-bound nodes (0 for a pure LP)
+    objective_bound: float | None = None  # proven lower bound (= objective for a pure LP)
     warm_started: bool = False  # the root LP started from a previous basis (optimization.warm)
     root_iterations: int | None = None  # simplex iterations of the root LP
     warm_start: "WarmStart | None" = None  # the root LP's final basis, for tomorrow
@@ -316,6 +320,8 @@ def highs_from_arrays(
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(settings.time_limit_seconds))
     h.setOptionValue("mip_rel_gap", float(settings.mip_rel_gap))
+    # HiGHS stops at whichever gap is met first: the branch-and-bound's own test (1e-6 is HiGHS's default)
+    h.setOptionValue("mip_abs_gap", max(1e-6, float(settings.direction_gap_dollars)))
     h.setOptionValue("threads", 1)
     lp = highspy.HighsLp()
     lp.num_col_ = len(col_cost)
@@ -352,6 +358,7 @@ class _Outcome:
     x: np.ndarray | None
     mip_gap: float | None = None
     nodes: int = 0
+    bound: float | None = None  # proven lower bound on the optimum (minimisation)
 
 
 def _run_highs(h: highspy.Highs, integrality: np.ndarray) -> _Outcome:
@@ -361,13 +368,23 @@ def _run_highs(h: highspy.Highs, integrality: np.ndarray) -> _Outcome:
     info = h.getInfo()
     if status != SolveStatus.OPTIMAL:
         return _Outcome(status, h.modelStatusToString(model_status), None, None)
-    gap = float(info.mip_gap) if integrality.any() and math.isfinite(info.mip_gap) else None
+    objective = float(info.objective_function_value)
+    mip = integrality.any()
+    gap = float(info.mip_gap) if mip and math.isfinite(info.mip_gap) else None
+    bound = float(info.mip_dual_bound) if mip else objective
     x = np.asarray(h.getSolution().col_value, dtype=float)
-    return _Outcome(status, h.modelStatusToString(model_status), float(info.objective_function_value), x, gap)
+    return _Outcome(status, h.modelStatusToString(model_status), objective, x, gap, bound=bound)
 
 
 class _TimeUp(Exception):
     pass
+
+
+def _limit_run_to(h: highspy.Highs, deadline: float, floor: float = 1e-6) -> None:
+    """Let the next h.run() end by ``deadline`` (perf_counter seconds). HiGHS measures time_limit
+    against its object's total run time over all runs, not this run's: a limit of just the time
+    left stopped the branch-and-bound at about half of settings.time_limit_seconds."""
+    h.setOptionValue("time_limit", h.getRunTime() + max(floor, deadline - time.perf_counter()))
 
 
 class _BranchAndBound:
@@ -380,13 +397,16 @@ class _BranchAndBound:
         self.root_basis: WarmStart | None = None
         self.root_iterations: int | None = None
         self.best, self.best_x = math.inf, None  # incumbent: the best LP solution with integral switches
+        # lowest bound of a node dropped because it could not beat the incumbent by more than the
+        # tolerance (not because it was solved): it still bounds the optimum, so the gap reports it
+        self.closed_within_tolerance = math.inf
         self.lp_count = 0
 
     def lp(self, lower, upper):
         """Re-solve with the switches' bounds set (warm start from the last basis)."""
         h = self.h
         h.changeColsBounds(len(self.cols), self.cols, lower, upper)
-        h.setOptionValue("time_limit", max(1e-6, self.deadline - time.perf_counter()))
+        _limit_run_to(h, self.deadline)
         h.run()
         self.lp_count += 1
         st = h.getModelStatus()
@@ -409,7 +429,11 @@ class _BranchAndBound:
             self.best, self.best_x = obj, x
 
     def tolerance(self, best):
-        return max(1e-6, self.settings.mip_rel_gap * abs(best)) if math.isfinite(best) else 0.0
+        """The accepted gap in dollars of objective: the relative gap, or the absolute one in
+        dollars where that is looser (settings.direction_gap_dollars)."""
+        if not math.isfinite(best):
+            return 0.0
+        return max(1e-6, self.settings.mip_rel_gap * abs(best), self.settings.direction_gap_dollars)
 
     def run(self) -> _Outcome:
         try:
@@ -426,6 +450,8 @@ class _BranchAndBound:
             self.root_basis = capture(self.h, self.form)
         if root_x is None:
             return _Outcome(SolveStatus.INFEASIBLE, "Infeasible", None, None)
+        if self.settings.direction_search == "two_solve":
+            return self._two_solve(root_obj, root_x)
         # (bound, -switches fixed, tiebreak, fixings, node LP solution): best bound first; among equal
         # bounds (to the cent) the deepest node (a dive): many switches are free (both sides keep the bound)
         heap = [(root_obj, 0, 0, lower0, upper0, root_x)]
@@ -447,17 +473,39 @@ class _BranchAndBound:
                 zr = np.round(z)
                 self.lp(np.maximum(lower, zr), np.minimum(upper, zr))
                 if bound >= self.best - self.tolerance(self.best):
+                    self.closed_within_tolerance = min(self.closed_within_tolerance, bound)
                     continue  # the rounding closed this node's gap: no branching needed
             for obj, xc, lo, up in self._strong_branch(bound, lower, upper, frac):
                 if obj < self.best - self.tolerance(self.best):
                     heapq.heappush(heap, (round(obj, 2), -int((lo == up).sum()), counter, lo, up, xc))
                     counter += 1
-        best, best_x = self.best, self.best_x
-        if best_x is None:
+                else:
+                    self.closed_within_tolerance = min(self.closed_within_tolerance, obj)
+        if self.best_x is None:
             return _Outcome(SolveStatus.INFEASIBLE, "Infeasible", None, None, nodes=nodes)
-        lowest = min([best] + [item[0] for item in heap])
+        open_bounds = [item[0] for item in heap]
+        return self._proven(min([self.best, self.closed_within_tolerance] + open_bounds), nodes)
+
+    def _two_solve(self, root_obj, root_x) -> _Outcome:
+        """Moehle et al.'s two-solve heuristic on the hull relaxation: each switch fixed to the side
+        the root LP leans to (rounded), one re-solve, no search. The root LP stays a proven bound.
+        A root whose switches are already 0 or 1 is the incumbent itself (lp kept it): one solve."""
+        if self.best_x is not None:
+            return self._proven(root_obj, 0)
+        z = np.round(root_x[self.cols])
+        self.lp(z, z)
+        if self.best_x is None:
+            return _Outcome(SolveStatus.INFEASIBLE, "Infeasible after fixing the directions", None, None, nodes=1)
+        return self._proven(root_obj, 1)
+
+    def _proven(self, lowest, nodes) -> _Outcome:
+        """The incumbent with its proven bound: optimal when the gap is within the tolerance."""
+        best = self.best
         gap = max(0.0, (best - lowest) / max(abs(best), 1e-9))
-        return _Outcome(SolveStatus.OPTIMAL, "Optimal", best, best_x, gap, nodes)
+        if best - lowest <= self.tolerance(best):
+            return _Outcome(SolveStatus.OPTIMAL, "Optimal", best, self.best_x, gap, nodes, bound=lowest)
+        words = f"proven gap {best - lowest:.2f} above the accepted {self.tolerance(best):.2f}"
+        return _Outcome(SolveStatus.GAP_LIMIT, words, best, self.best_x, gap, nodes, bound=lowest)
 
     def _strong_branch(self, bound, lower, upper, frac):
         """Children (objective, solution, lower, upper) of the best of the most fractional switches."""
@@ -496,7 +544,7 @@ def branch_and_bound(h: highspy.Highs, binary: np.ndarray, settings: OptimizerSe
 def _fallback_highs_mip(h, binary, cols, incumbent, settings, deadline, nodes) -> _Outcome:
     h.changeColsBounds(len(cols), cols, np.zeros(len(cols)), np.ones(len(cols)))
     h.changeColsIntegrality(len(cols), cols, np.full(len(cols), highspy.HighsVarType.kInteger))
-    h.setOptionValue("time_limit", max(0.01, deadline - time.perf_counter()))
+    _limit_run_to(h, deadline, floor=0.01)
     if incumbent is not None:
         sol = highspy.HighsSolution()
         sol.col_value = list(incumbent)
@@ -547,6 +595,7 @@ def _solve_direct(model, settings: OptimizerSettings, warm_start: WarmStart | No
         binary_count=int(lp.integrality.sum()),
         mip_gap=out.mip_gap,
         nodes=out.nodes,
+        objective_bound=out.bound,
         warm_started=warm,
         root_iterations=root_iterations,
         warm_start=root_basis,
