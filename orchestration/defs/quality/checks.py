@@ -17,6 +17,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from orchestration.defs.partitions import as_of_dates
+from orchestration.defs.quality.reads import read_columns
 from orchestration.defs.quality.resources import QualityGates
 from orchestration.lib.warehouse import read_day, read_marts
 
@@ -90,11 +91,6 @@ def household_gate_result(outcomes) -> dg.AssetCheckResult:
 
 def _as_of(context) -> dt.date:
     return dt.date.fromisoformat(context.partition_key)
-
-
-def read_columns(con, mart: str, columns: list[str]) -> pd.DataFrame:
-    """Only the columns a suite reads: fct_lots is 580,000 rows of 22 columns at 1,000 households."""
-    return read_marts(con, [mart], columns={mart: columns})[mart]
 
 
 # --- firm gates -----------------------------------------------------------------------------------
