@@ -11,6 +11,8 @@ special cases (one column, no rows, MultiIndex columns) go through ``to_csv`` it
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
@@ -21,22 +23,29 @@ CELLS_PER_CHUNK = 100_000  # pandas' _DEFAULT_CHUNKSIZE_CELLS: to_csv converts t
 
 
 def csv_text(frame: pd.DataFrame, lineterminator: str = "\n") -> str:
+    return "".join(csv_parts(frame, lineterminator))
+
+
+def csv_parts(frame: pd.DataFrame, lineterminator: str = "\n") -> Iterator[str]:
+    """csv_text in pieces that concatenate to it (the header, then a block of rows at a time, each
+    ending in the line terminator), so a large file can be encoded, hashed and written without its
+    whole text in memory at once."""
     if (frame.shape[1] < 2 or not len(frame) or isinstance(frame.columns, pd.MultiIndex)
             or not hasattr(frame, "_get_values_for_csv")):
-        return frame.to_csv(index=False, lineterminator=lineterminator)
+        yield frame.to_csv(index=False, lineterminator=lineterminator)
+        return
     special = DELIMITER + QUOTE + lineterminator
-    lines = [DELIMITER.join(_rendered(np.array(list(frame.columns), dtype=object), special))]
+    yield DELIMITER.join(_rendered(np.array(list(frame.columns), dtype=object), special)) + lineterminator
     rows_per_chunk = CELLS_PER_CHUNK // frame.shape[1] or 1
     for start in range(0, len(frame), rows_per_chunk):
         converted = frame.iloc[start:start + rows_per_chunk]._get_values_for_csv(
             na_rep="", float_format=None, date_format=None, quoting=None, decimal=".")
         columns = [_rendered(np.asarray(converted.iloc[:, k], dtype=object), special) for k in range(frame.shape[1])]
-        lines.extend(map(DELIMITER.join, zip(*columns)))
-    return lineterminator.join(lines) + lineterminator
+        yield lineterminator.join(map(DELIMITER.join, zip(*columns))) + lineterminator
 
 
 def csv_bytes(frame: pd.DataFrame, lineterminator: str = "\n", encoding: str = "utf-8") -> bytes:
-    return csv_text(frame, lineterminator).encode(encoding)
+    return b"".join(part.encode(encoding) for part in csv_parts(frame, lineterminator))
 
 
 def texts(values: pd.Series, format_one) -> pd.Series:

@@ -44,6 +44,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from taxlots.fanout import rows_of_ranges
+
 CASH = "CASH"
 
 REPORT_COLUMNS = [
@@ -88,7 +90,10 @@ def naive_payers(requests: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame
 
 def fifo_relief(lots: pd.DataFrame, sell_quantity: pd.DataFrame) -> pd.DataFrame:
     """Relieve ``sell_quantity`` (account_id, security_id, quantity) from ``lots`` oldest first."""
-    ordered = lots.sort_values(["account_id", "security_id", "acquired_date", "lot_id"], kind="stable").copy()
+    # only the positions sold are sorted and joined: the rest would be dropped by the inner join
+    sold = pd.MultiIndex.from_frame(sell_quantity[["account_id", "security_id"]])
+    lots = lots[pd.MultiIndex.from_frame(lots[["account_id", "security_id"]]).isin(sold)]
+    ordered = lots.sort_values(["account_id", "security_id", "acquired_date", "lot_id"], kind="stable")
     ordered = ordered.merge(
         sell_quantity.rename(columns={"quantity": "to_sell"}), on=["account_id", "security_id"], how="inner"
     )
@@ -153,17 +158,17 @@ def naive_buy_groups(
     """(household_id, identical_group) the naive side buys today: every target security left
     below its target after the naive sales (all of the model for a liquidated household)."""
     group = securities.set_index("security_id")["identical_group"] if len(securities) else pd.Series(dtype=str)
-    held = lots.assign(value=lots["quantity"] * lots["price"])
+    value = (lots["quantity"] * lots["price"]).rename("value")  # not a copy of the lots with a value column
     price = lots.groupby("security_id")["price"].first()
     sold_value = sold.assign(value=sold["quantity"] * sold["security_id"].map(price))
     household_of = lots.drop_duplicates("account_id").set_index("account_id")["household_id"]
     sold_value["household_id"] = sold_value["account_id"].map(household_of)
-    after = held.groupby(["household_id", "security_id"])["value"].sum().sub(
+    after = value.groupby([lots["household_id"], lots["security_id"]]).sum().sub(
         sold_value.groupby(["household_id", "security_id"])["value"].sum(), fill_value=0.0)
     cash = account_cash.groupby("household_id")["cash"].sum()
     requests = requests[requests["request_type"].isin(CASH_REQUESTS)] if len(requests) else requests
     outflow = requests.groupby("household_id")["amount"].sum() if len(requests) else pd.Series(dtype=float)
-    value_after = held.groupby("household_id")["value"].sum().add(cash, fill_value=0.0).sub(outflow, fill_value=0.0)
+    value_after = value.groupby(lots["household_id"]).sum().add(cash, fill_value=0.0).sub(outflow, fill_value=0.0)
     wanted = targets[(targets["target_weight"] > 0) & (targets["security_id"] != CASH)]
     wanted = wanted[wanted["household_id"].isin(value_after.index)]
     keys = pd.MultiIndex.from_arrays([wanted["household_id"], wanted["security_id"]])
@@ -324,6 +329,46 @@ def taxes_saved_by_account(
     events = request_events(day_requests)
     report["events"] = [str(events.get(h, "")) for h in report["household_id"]]
     return report[REPORT_COLUMNS + EVENT_COLUMNS]
+
+
+HOUSEHOLDS_PER_RANGE = 1_000
+
+
+def taxes_saved_by_account_in_ranges(
+    trades: pd.DataFrame,
+    lots: pd.DataFrame,
+    accounts: pd.DataFrame,
+    households: pd.DataFrame,
+    targets: pd.DataFrame,
+    account_cash: pd.DataFrame,
+    requests: pd.DataFrame,
+    securities: pd.DataFrame | None = None,
+    wash_windows: pd.DataFrame | None = None,
+    as_of=None,
+    transitioning: frozenset = frozenset(),
+    households_per_range: int = HOUSEHOLDS_PER_RANGE,
+) -> pd.DataFrame:
+    """taxes_saved_by_account, the same rows, computed one range of the trading households at a time.
+
+    Every figure is one household's (its accounts, lots, targets, cash, requests and wash windows;
+    the naive buys' price per security is the same in every lot, fct_lots joins it per security),
+    and a range's rows keep their order, so the ranges' reports in household order are the whole
+    report. The naive side's holdings and FIFO reliefs (each a copy of most of the 6M lots at 10,000
+    households) then exist for one range at a time."""
+    trading = sorted(set(trades["household_id"])) if len(trades) else []
+    if len(trading) <= households_per_range:
+        return taxes_saved_by_account(trades, lots, accounts, households, targets, account_cash, requests,
+                                      securities, wash_windows, as_of, transitioning)
+    ranges = [trading[i:i + households_per_range] for i in range(0, len(trading), households_per_range)]
+    frames = {"trades": trades, "lots": lots, "accounts": accounts, "households": households, "targets": targets,
+              "account_cash": account_cash, "requests": requests, "wash_windows": wash_windows}
+    rows = {name: rows_of_ranges(frame["household_id"], ranges) for name, frame in frames.items() if frame is not None}
+    reports = [
+        taxes_saved_by_account(**{name: frames[name].iloc[positions[k]] for name, positions in rows.items()},
+                               securities=securities, as_of=as_of, transitioning=transitioning)
+        for k in range(len(ranges))
+    ]
+    return pd.concat(reports, ignore_index=True)
 
 
 def request_events(requests: pd.DataFrame) -> pd.Series:

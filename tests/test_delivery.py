@@ -8,8 +8,9 @@ import io
 import pandas as pd
 import pytest
 
-from delivery.orders import render_order_files
-from delivery.taxes_saved import fifo_relief, taxes_saved_by_account
+from delivery.lineage import order_lineage, order_lineage_by_account_range
+from delivery.orders import order_lines, render_order_files
+from delivery.taxes_saved import fifo_relief, taxes_saved_by_account, taxes_saved_by_account_in_ranges
 
 AS_OF = dt.date(2026, 11, 20)
 
@@ -104,6 +105,33 @@ def test_order_files_carry_lot_instructions_and_are_deterministic(household):
     lots = pd.read_csv(io.BytesIO(first["schwab_lot_instructions_20261120.csv"]))
     assert lots[["lot_id", "quantity"]].values.tolist() == [["L1", 1.5], ["L2", 4.0]]
     assert set(lots["order_id"]) == {orders.loc[0, "order_id"]}
+
+
+def test_the_lineage_by_account_range_is_the_lineage_in_pieces(household):
+    """One account per piece (a sell, a gift without an order, a buy with no lot): the pieces, in
+    order, are the whole lineage's rows with its dtypes, so their CSVs are the file."""
+    _, accounts, _, targets, _, _ = household
+    accounts = pd.concat([accounts, accounts.assign(account_id=["B1", "BIRA"], household_id="H2")], ignore_index=True)
+    targets = pd.concat([targets.assign(model_id="M", model_version="v1"),
+                         targets.assign(household_id="H2", model_id="N", model_version="v2")], ignore_index=True)
+    securities = pd.DataFrame({"security_id": ["AAA", "BBB"], "ticker": ["AAA", "BBB"], "cusip": ["000000AAA", "000000BBB"]})
+    trades = _trades([
+        ("H2", "B1", "AAA", "sell", 2.0, 100.0, 200.0, "L9", "2021-01-04", 90.0, 110.0, "long", 22.0, "rebalance"),
+        ("H1", "A1", "AAA", "sell", 1.5, 100.0, 150.0, "L1", "2020-03-02", 75.0, 75.0, "long", 15.0, "rebalance"),
+        ("H1", "IRA", "AAA", "gift", 1.0, 100.0, 100.0, "L3", "2019-01-02", 25.0, 75.0, "long", 0.0, "charitable_gift"),
+        ("H2", "B1", "BBB", "buy", 3.0, 50.0, 150.0, None, None, None, None, None, None, "rebalance"),
+    ]).assign(acquired_date=lambda f: pd.to_datetime(f["acquired_date"]))
+    lots = pd.DataFrame({"lot_id": ["L1", "L3", "L9"], "source_file": ["lots.csv"] * 3, "source_line": [2, 4, 9],
+                         "file_sha256": ["ab" * 32] * 3})
+    prices = pd.DataFrame({"security_id": ["AAA"], "source_file": ["prices.csv"], "source_line": [3], "file_sha256": ["cd" * 32]})
+    orders = order_lines(trades, accounts, securities, AS_OF)
+    arguments = (trades, accounts, securities, lots, targets, prices, "run-1", AS_OF, orders)
+    whole = order_lineage(*arguments)
+    pieces = list(order_lineage_by_account_range(*arguments, accounts_per_range=1))
+    assert len(pieces) == 3 and len(whole) == 4
+    for piece in pieces:
+        pd.testing.assert_series_equal(piece.dtypes, whole.dtypes)
+    pd.testing.assert_frame_equal(pd.concat(pieces, ignore_index=True), whole, check_exact=True)
 
 
 def _read_fix(line: bytes) -> list[tuple[str, str]]:
@@ -232,6 +260,36 @@ def test_a_transitioning_household_is_compared_with_liquidation():
     assert a1["taxes_saved_or_deferred"] == pytest.approx(160.0)
 
 
+def test_the_report_in_household_ranges_is_the_report_in_one_pass():
+    """Three households (a wash window, a transition, a cash gift), listed out of household order,
+    one household per range: the same frame, bit for bit."""
+    lots, accounts, households, targets, cash, requests, securities = _loss_household()
+
+    def renamed(frame: pd.DataFrame, n: int) -> pd.DataFrame:
+        frame = frame.copy()
+        for column in ("household_id", "account_id", "lot_id"):
+            if column in frame.columns:
+                frame[column] = frame[column].map(lambda v: f"{v}-{n}" if isinstance(v, str) else v)
+        return frame
+
+    def three(frame: pd.DataFrame) -> pd.DataFrame:
+        return pd.concat([renamed(frame, n) for n in (3, 1, 2)], ignore_index=True)
+
+    lots = three(lots).assign(quantity=lambda f: f["quantity"] * [1, 1, 2, 2, 3, 3])
+    requests = pd.DataFrame({"request_id": ["R1"], "household_id": ["H1-2"], "account_id": ["A1-2"],
+                             "request_type": ["charitable_gift"], "amount": [500.0]})
+    windows = pd.DataFrame({"household_id": ["H1-1"], "identical_group": ["AAA"], "window_type": ["no_loss_sale"],
+                            "window_end": [pd.Timestamp("2026-12-10")], "exempt_lot_id": ["L9"]})
+    trades = three(_trades([("H1", "A1", "AAA", "sell", 10.0, 100.0, 1000.0, "L4", "2026-11-10", 1300.0, -300.0,
+                             "short", -120.0, "tax_loss_harvest")]))
+    arguments = (trades, lots, three(accounts), three(households), three(targets), three(cash), requests)
+    options = dict(securities=securities, wash_windows=windows, as_of=AS_OF, transitioning=frozenset({"H1-3"}))
+    whole = taxes_saved_by_account(*arguments, **options)
+    in_ranges = taxes_saved_by_account_in_ranges(*arguments, **options, households_per_range=1)
+    assert len(whole) == 3 and set(whole["counterfactual"]) == {"liquidation", "pro_rata_fifo"}
+    pd.testing.assert_frame_equal(in_ranges, whole, check_exact=True)
+
+
 def test_fee_coverage_counts_accounts_whose_savings_this_year_beat_their_fee_so_far():
     from delivery.taxes_saved import fee_coverage
 
@@ -287,6 +345,8 @@ def test_csv_bytes_are_the_bytes_to_csv_writes(monkeypatch):
         for rare in (frame[["text"]], frame.iloc[:0]):  # one column, no rows: to_csv itself
             assert csvfile.csv_text(rare, terminator) == rare.to_csv(index=False, lineterminator=terminator)
     assert csvfile.csv_bytes(frame, "\r\n", "utf-8") == frame.to_csv(index=False, lineterminator="\r\n").encode()
+    parts = list(csvfile.csv_parts(frame, "\n"))  # the header, then blocks of rows: together the file
+    assert len(parts) > 1 and "".join(parts) == frame.to_csv(index=False, lineterminator="\n")
     monkeypatch.setattr(csvfile, "CELLS_PER_CHUNK", 12)  # 2 rows a chunk, as to_csv(chunksize=2)
     assert csvfile.csv_text(frame) == frame.to_csv(index=False, lineterminator="\n", chunksize=2)
 

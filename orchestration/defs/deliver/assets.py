@@ -11,17 +11,17 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from delivery.csvfile import csv_bytes
+from delivery.csvfile import csv_bytes, csv_parts
 from delivery.html_report import render_html_reports
-from delivery.lineage import order_lineage
-from delivery.orders import order_lines, render_order_files
+from delivery.lineage import order_lineage_by_account_range
+from delivery.orders import order_files_by_custodian, order_lines
 from delivery.taxes_saved import (
     fee_coverage,
     firm_summary,
     household_summary,
     household_weights,
     return_dispersion,
-    taxes_saved_by_account,
+    taxes_saved_by_account_in_ranges,
     year_to_date,
 )
 from orchestration.defs.optimize.assets import household_trades
@@ -59,11 +59,12 @@ def apply_trade_gate(trades: pd.DataFrame, outcomes: pd.DataFrame | None, holds:
 
 
 WRITER_THREADS = 8  # a durable write waits on fsync (or an upload), not on Python: overlap them
+MANIFEST_COLUMNS = ["file", "bytes", "sha256"]
 
 
-def _write_all(store, folder: str, files: dict[str, bytes]) -> dict[str, str]:
-    """Write each file atomically, then a manifest (name, bytes, sha256) that names them all. The
-    first file is written alone (it creates the store's client, which the threads then share)."""
+def _write_files(store, folder: str, files: dict[str, bytes]) -> dict[str, str]:
+    """Write each file atomically. The first file is written alone (it creates the store's client,
+    which the threads then share)."""
     def write(name: str) -> str:
         return store.write_bytes(f"{folder}/{name}", files[name])
 
@@ -71,12 +72,63 @@ def _write_all(store, folder: str, files: dict[str, bytes]) -> dict[str, str]:
     written = {name: write(name) for name in names[:1]}
     with ThreadPoolExecutor(WRITER_THREADS) as pool:
         written.update(zip(names[1:], pool.map(write, names[1:])))
-    manifest = pd.DataFrame(
-        [{"file": n, "bytes": len(c), "sha256": hashlib.sha256(c).hexdigest()} for n, c in sorted(files.items())],
-        columns=["file", "bytes", "sha256"],
-    )
-    written["manifest.csv"] = store.write_bytes(f"{folder}/manifest.csv", _csv(manifest))
     return written
+
+
+def _manifest_entries(files: dict[str, bytes]) -> list[dict]:
+    return [{"file": n, "bytes": len(c), "sha256": hashlib.sha256(c).hexdigest()} for n, c in files.items()]
+
+
+def _write_manifest(store, folder: str, entries: list[dict]) -> str:
+    """manifest.csv: name, bytes and sha256 of every file of the folder, by name."""
+    manifest = pd.DataFrame(sorted(entries, key=lambda e: e["file"]), columns=MANIFEST_COLUMNS)
+    return store.write_bytes(f"{folder}/manifest.csv", _csv(manifest))
+
+
+def _write_all(store, folder: str, files: dict[str, bytes]) -> dict[str, str]:
+    """Write each file, then a manifest (name, bytes, sha256) that names them all."""
+    written = _write_files(store, folder, files)
+    written["manifest.csv"] = _write_manifest(store, folder, _manifest_entries(files))
+    return written
+
+
+def _write_by_custodian(store, folder: str, batches) -> tuple[dict[str, str], dict[str, int]]:
+    """Write each custodian's files (``batches``: delivery.orders.order_files_by_custodian) before the
+    next is rendered, then the manifest of them all; also the order and lot-instruction line counts."""
+    written: dict[str, str] = {}
+    entries: list[dict] = []
+    counts = {"order_lines": 0, "lot_instructions": 0}
+    for files in batches:
+        written.update(_write_files(store, folder, files))
+        entries += _manifest_entries(files)
+        counts["order_lines"] += sum(c.count(b"\n") - 1 for n, c in files.items() if "_orders_" in n)
+        counts["lot_instructions"] += sum(c.count(b"\n") - 1 for n, c in files.items() if "_lot_instructions_" in n)
+    written["manifest.csv"] = _write_manifest(store, folder, entries)
+    return written, counts
+
+
+def _csv_buffer(pieces) -> bytearray:
+    """_csv of the concatenation of ``pieces`` (frames with the same columns and dtypes), encoded a
+    block of rows at a time into one buffer: the order lineage is ~0.9 GB at 10,000 households, and
+    its rows' text, the joined text and the bytes at once would be three times that."""
+    buffer = bytearray()
+    for k, frame in enumerate(pieces):
+        parts = csv_parts(frame, lineterminator="\n")
+        if k:
+            next(parts)  # the header, once
+        for part in parts:
+            buffer += part.encode()
+    return buffer
+
+
+def _relieved_lot_sources(con, as_of: dt.date) -> pd.DataFrame:
+    """lot_id and custodian file, line and sha256 of the lots the day's trades name: the lineage
+    needs no other lot (fct_lots holds 6M rows at 10,000 households; a day's sells and gifts ~1M)."""
+    return con.execute(
+        f"select lot_id, {', '.join(LOT_LINEAGE_COLUMNS)} from main.fct_lots "
+        "where lot_id in (select lot_id from optimizer.trades where as_of_date = ?)",
+        [as_of],
+    ).df()
 
 
 # The lots' custodian file and line: the order lineage reads them, the reports do not.
@@ -84,6 +136,11 @@ LOT_LINEAGE_COLUMNS = ["source_file", "source_line", "file_sha256"]
 # The marts taxes_saved_report reads (withdrawal_income_tax rebuilds household problems from these).
 REPORT_MARTS = ["dim_securities", "dim_accounts", "dim_households", "fct_lots", "fct_account_cash",
                 "fct_household_targets", "fct_wash_sale_windows", "fct_requests"]
+# The lot columns the report and the household problems it rebuilds read: fct_lots is 6M rows at
+# 10,000 households, and each of its other columns (ids, dates, reasons) is ~50 MB to ~400 MB in pandas.
+REPORT_LOT_COLUMNS = ["lot_id", "account_id", "household_id", "security_id", "quantity", "cost_basis", "cost_per_share",
+                      "acquired_date", "long_term_date", "is_long_term", "price"]
+WEIGHT_LOT_COLUMNS = ["household_id", "security_id", "quantity", "price"]  # delivery.taxes_saved.household_weights
 
 
 # household_trade_holds carries the blocking trade gate (trades_are_safe): when it fails nothing is
@@ -99,9 +156,9 @@ def order_files(context: dg.AssetExecutionContext, duckdb: DuckDBResource, outpu
     folder, since it carries the run id)."""
     as_of = dt.date.fromisoformat(context.partition_key)
     with duckdb.get_connection() as con:
-        marts = read_marts(con, ["dim_accounts", "dim_securities", "fct_lots", "fct_household_targets"],
-                           columns={"fct_lots": ["lot_id", *LOT_LINEAGE_COLUMNS],
-                                    "fct_household_targets": ["household_id", "model_id", "model_version"]})
+        marts = read_marts(con, ["dim_accounts", "dim_securities", "fct_household_targets"],
+                           columns={"fct_household_targets": ["household_id", "model_id", "model_version"]})
+        lot_sources = _relieved_lot_sources(con, as_of)
         trades = read_day(con, "optimizer.trades", as_of)
         trades, _ = apply_trade_gate(trades, None, read_day(con, "quality.trade_holds", as_of))
         run_id = con.execute("select any_value(run_id) from optimizer.trades where as_of_date = ?", [as_of]).fetchone()[0]
@@ -109,19 +166,19 @@ def order_files(context: dg.AssetExecutionContext, duckdb: DuckDBResource, outpu
             "select security_id, source_file, source_line, file_sha256 from raw.prices where as_of_date = ?", [as_of]
         ).df()
     orders = order_lines(trades, marts["dim_accounts"], marts["dim_securities"], as_of) if len(trades) else None
-    files = render_order_files(trades, marts["dim_accounts"], marts["dim_securities"], as_of, orders)
-    written = _write_all(outputs.store(), f"orders/{as_of.isoformat()}", files)
-    lineage = order_lineage(
-        trades, marts["dim_accounts"], marts["dim_securities"], marts["fct_lots"], marts["fct_household_targets"],
+    store = outputs.store()
+    written, counts = _write_by_custodian(store, f"orders/{as_of.isoformat()}", order_files_by_custodian(
+        trades, marts["dim_accounts"], marts["dim_securities"], as_of, orders))
+    lineage = order_lineage_by_account_range(
+        trades, marts["dim_accounts"], marts["dim_securities"], lot_sources, marts["fct_household_targets"],
         price_rows, run_id or context.run.run_id, as_of, orders,
     )
-    lineage_file = outputs.store().write_bytes(f"lineage/{as_of.isoformat()}/order_lineage_{as_of:%Y%m%d}.csv", _csv(lineage))
+    lineage_file = store.write_bytes(f"lineage/{as_of.isoformat()}/order_lineage_{as_of:%Y%m%d}.csv", _csv_buffer(lineage))
     return dg.MaterializeResult(
         metadata={
             "files": dg.MetadataValue.json(sorted(written.values())),
             "lineage": lineage_file,
-            "order_lines": int(sum(c.count(b"\n") - 1 for n, c in files.items() if "_orders_" in n)),
-            "lot_instructions": int(sum(c.count(b"\n") - 1 for n, c in files.items() if "_lot_instructions_" in n)),
+            **counts,
         }
     )
 
@@ -132,7 +189,7 @@ def taxes_saved_report(context: dg.AssetExecutionContext, duckdb: DuckDBResource
     """Estimated Taxes Saved or Deferred per account, per household and for the firm."""
     as_of = dt.date.fromisoformat(context.partition_key)
     with duckdb.get_connection() as con:
-        marts = read_marts(con, REPORT_MARTS, exclude={"fct_lots": LOT_LINEAGE_COLUMNS})
+        marts = read_marts(con, REPORT_MARTS, columns={"fct_lots": REPORT_LOT_COLUMNS})
         trades = read_day(con, "optimizer.trades", as_of)
         outcomes = read_day(con, "optimizer.household_outcomes", as_of)
         trades, outcomes = apply_trade_gate(trades, outcomes, read_day(con, "quality.trade_holds", as_of))
@@ -141,7 +198,7 @@ def taxes_saved_report(context: dg.AssetExecutionContext, duckdb: DuckDBResource
             [as_of, as_of],
         ).df()
     optimized = set(outcomes.loc[outcomes["status"] == "optimal", "household_id"])
-    by_account = taxes_saved_by_account(
+    by_account = taxes_saved_by_account_in_ranges(
         trades, marts["fct_lots"], marts["dim_accounts"][marts["dim_accounts"]["household_id"].isin(optimized)],
         marts["dim_households"], marts["fct_household_targets"], marts["fct_account_cash"], marts["fct_requests"],
         securities=marts["dim_securities"], wash_windows=marts["fct_wash_sale_windows"], as_of=as_of,
@@ -159,12 +216,13 @@ def taxes_saved_report(context: dg.AssetExecutionContext, duckdb: DuckDBResource
     summary["as_of_date"] = as_of.isoformat()
     summary["ytd_taxes_saved_or_deferred"] = round(float(ytd["ytd_taxes_saved_or_deferred"].sum()), 2)
     summary["ytd_fee_coverage"] = fee_coverage(ytd, by_account, as_of)
-    in_scope = marts["fct_lots"]["household_id"].isin(optimized)
+    # the weights need four of the lots' columns: a selection of all eleven would copy ~0.7 GB
+    lots_in_scope = marts["fct_lots"].loc[marts["fct_lots"]["household_id"].isin(optimized), WEIGHT_LOT_COLUMNS]
     cash_in_scope = marts["fct_account_cash"][marts["fct_account_cash"]["household_id"].isin(optimized)]
     dispersion = return_dispersion(
         {
-            "before": household_weights(marts["fct_lots"][in_scope], cash_in_scope),
-            "after": household_weights(marts["fct_lots"][in_scope], cash_in_scope, trades, marts["fct_requests"]),
+            "before": household_weights(lots_in_scope, cash_in_scope),
+            "after": household_weights(lots_in_scope, cash_in_scope, trades, marts["fct_requests"]),
         },
         marts["fct_household_targets"][marts["fct_household_targets"]["household_id"].isin(optimized)],
         price_history,
