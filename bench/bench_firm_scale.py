@@ -168,7 +168,7 @@ def bench_day(home: Path, households: int, before_optimizer: bool = False, reuse
     gen = Sampled([PYTHON, "-m", "sleeveless.cli", "--home", str(home), "generate", "--as-of", AS_OF,
                    "--households", str(households), "--seed", "7"], _env(home))
     # --reuse-firm: the landing files of an earlier generation (same size and seed) are used as they are
-    gen_seconds = 0.0 if reuse_firm and any((home / "landing").glob("*")) else gen.run()[0]
+    gen_seconds = 0.0 if reuse_firm and (home / "landing" / AS_OF).is_dir() else gen.run()[0]
     command = ([PYTHON, "-c", BEFORE_OPTIMIZER, AS_OF] if before_optimizer
                else [PYTHON, "-m", "sleeveless.cli", "--home", str(home), "run-day", "--as-of", AS_OF])
     day = Sampled(command, _env(home, SLEEVELESS_EXECUTOR=executor, SLEEVELESS_WORKERS=str(workers),
@@ -226,6 +226,7 @@ def bench_optimize(home: Path, households: int, workers: int, shards: int) -> di
 
 
 def main(argv=None) -> int:
+    global AS_OF
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000])
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2], help="none: skip the fan-out runs")
@@ -241,9 +242,15 @@ def main(argv=None) -> int:
     parser.add_argument("--engine-workers", type=int, default=1,
                         help="SLEEVELESS_ENGINE_WORKERS: processes replaying the tax-lot engine's households")
     parser.add_argument("--steps", action="store_true", help="also print every step of the day")
+    parser.add_argument("--as-of", default=AS_OF,
+                        help="the day to generate and run. A later day on the same --root is generated with the "
+                             "same seed: the same households, accounts and securities (lots and history dated from the "
+                             "new day, yesterday's trades not applied), so each household's model has yesterday's "
+                             "shape and starts from the basis the day before stored (warm start)")
     parser.add_argument("--reuse-firm", action="store_true",
                         help="use the landing files already under --root/firm_N (generated earlier) instead of generating")
     args = parser.parse_args(argv)
+    AS_OF = args.as_of  # the module's: every run of this invocation is for that day
     shards = args.shards or max(args.workers, default=1)
     results = {"days": [], "optimize": []}
     for n in args.sizes:
