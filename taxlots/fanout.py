@@ -8,7 +8,8 @@ process) and sends back a typed frame, and the ranges' frames are concatenated i
 Dagster's or DuckDB's), so each pays the import of pandas and the engine, and the ranges travel
 pickled: below ``MIN_HOUSEHOLDS_PER_WORKER`` households per worker one process is faster and is used
 instead. A script that calls this must guard its top level (``if __name__ == "__main__":``), as any
-user of spawned processes must. Measured on the shared 2-core machine: no gain (docs/tax-engine.md).
+user of spawned processes must. Measured: docs/tax-engine.md (little on a loaded machine; the
+10,000-household day's engine step on two processes: docs/scale.md).
 """
 
 from __future__ import annotations
