@@ -130,13 +130,15 @@ def test_the_trade_gate_reads_few_lots_and_judges_the_trades_as_with_every_lot(c
 
 
 def test_read_frame_is_what_duckdb_df_returns_chunk_by_chunk(con, monkeypatch):
-    monkeypatch.setattr(reads, "VECTORS_PER_CHUNK", 1)  # 2,048 rows a chunk
+    from orchestration.lib import warehouse
+
+    monkeypatch.setattr(warehouse, "VECTORS_PER_CHUNK", 1)  # 2,048 rows a chunk
     query = ("select i, case when i < 3000 then null else 'x' || i end as text, "
              "case when i % 1000 = 0 then null else i end as maybe, date '2026-11-20' + (i % 9)::int as day "
              "from range(5000) r(i)")
-    pd.testing.assert_frame_equal(reads.read_frame(con, query), con.execute(query).df())
+    pd.testing.assert_frame_equal(warehouse.read_frame(con, query), con.execute(query).df())
     empty = query + " where i < 0"
-    pd.testing.assert_frame_equal(reads.read_frame(con, empty), con.execute(empty).df())
+    pd.testing.assert_frame_equal(warehouse.read_frame(con, empty), con.execute(empty).df())
 
 
 def test_a_validation_leaves_no_frame_behind_in_the_gx_engine():

@@ -16,13 +16,37 @@ MARTS = (
 
 def read_marts(con: duckdb.DuckDBPyConnection, names=MARTS, columns=None, exclude=None) -> dict[str, pd.DataFrame]:
     """The marts ``names``, each in full unless ``columns`` (mart -> the columns to read) or
-    ``exclude`` (mart -> columns to leave out) says otherwise."""
+    ``exclude`` (mart -> columns to leave out) says otherwise; converted chunk by chunk (read_frame)."""
     columns, exclude = columns or {}, exclude or {}
-    return {name: con.execute(f"select {_select_list(columns.get(name), exclude.get(name))} from main.{name}").df()
+    return {name: read_frame(con, f"select {select_list(columns.get(name), exclude.get(name))} from main.{name}")
             for name in names}
 
 
-def _select_list(columns=None, exclude=None) -> str:
+# DuckDB vectors (2,048 rows) per chunk read_frame converts at a time.
+VECTORS_PER_CHUNK = 64
+
+
+def read_frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pd.DataFrame:
+    """The query's rows as DuckDB's ``.df()`` returns them, converted one chunk at a time.
+
+    ``.df()`` holds the whole result several times over while it converts (2.2 GB of peak memory to
+    return 6 million lots that then take 0.45 GB); chunk by chunk the peak is the frame and its chunks.
+    A chunk whose strings are all null comes back as object, where the whole result has pandas'
+    string dtype: those columns are given the string dtype back, so the frame is the one ``.df()`` gives.
+    """
+    result = con.execute(sql, params or [])
+    chunks = [result.fetch_df_chunk(VECTORS_PER_CHUNK)]
+    while len(chunks[-1]):
+        chunks.append(result.fetch_df_chunk(VECTORS_PER_CHUNK))
+    if len(chunks) <= 2:
+        return chunks[0]
+    frame = pd.concat(chunks[:-1], ignore_index=True)
+    text = {column: chunk[column].dtype for chunk in chunks for column in chunk.columns
+            if isinstance(chunk[column].dtype, pd.StringDtype)}
+    return frame.astype({column: dtype for column, dtype in text.items() if frame[column].dtype == object})
+
+
+def select_list(columns=None, exclude=None) -> str:
     if columns:
         return ", ".join(f'"{c}"' for c in columns)
     if exclude:

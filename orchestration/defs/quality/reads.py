@@ -13,6 +13,8 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
+from orchestration.lib.warehouse import read_frame, read_marts, select_list
+
 
 # The columns of the optimizer's trades the trade suites read (expectations.suites.trade_safety_frame,
 # check_trades): no price, basis, tax or reason text.
@@ -31,48 +33,20 @@ TRADE_GATE_MART_COLUMNS = {
 }
 
 
-# DuckDB vectors (2,048 rows) per chunk read_frame converts at a time.
-VECTORS_PER_CHUNK = 64
-
-
-def read_frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pd.DataFrame:
-    """The query's rows as DuckDB's ``.df()`` returns them, converted one chunk at a time.
-
-    ``.df()`` holds the whole result several times over while it converts (2.2 GB of peak memory to
-    return 6 million lots that then take 0.45 GB); chunk by chunk the peak is the frame and its chunks.
-    A chunk whose strings are all null comes back as object, where the whole result has pandas'
-    string dtype: those columns are given the string dtype back, so the frame is the one ``.df()`` gives.
-    """
-    result = con.execute(sql, params or [])
-    chunks = [result.fetch_df_chunk(VECTORS_PER_CHUNK)]
-    while len(chunks[-1]):
-        chunks.append(result.fetch_df_chunk(VECTORS_PER_CHUNK))
-    if len(chunks) <= 2:
-        return chunks[0]
-    frame = pd.concat(chunks[:-1], ignore_index=True)
-    text = {column: chunk[column].dtype for chunk in chunks for column in chunk.columns
-            if isinstance(chunk[column].dtype, pd.StringDtype)}
-    return frame.astype({column: dtype for column, dtype in text.items() if frame[column].dtype == object})
-
-
-def _select(columns: list[str]) -> str:
-    return ", ".join(f'"{c}"' for c in columns)
-
-
 def read_columns(con: duckdb.DuckDBPyConnection, mart: str, columns: list[str]) -> pd.DataFrame:
     """Only the columns a suite reads: fct_lots is 6 million rows of 22 columns at 10,000 households."""
-    return read_frame(con, f"select {_select(columns)} from main.{mart}")
+    return read_marts(con, [mart], columns={mart: columns})[mart]
 
 
 def custodian_rows(con: duckdb.DuckDBPyConnection, entity: str, columns: list[str], as_of: dt.date) -> pd.DataFrame:
     """The day's rows of one raw custodian table (every custodian's dialect translated at ingestion)."""
-    return read_frame(con, f"select {_select(columns)} from raw.{entity} where as_of_date = ?", [as_of])
+    return read_frame(con, f"select {select_list(columns)} from raw.{entity} where as_of_date = ?", [as_of])
 
 
 def recent_lots(con: duckdb.DuckDBPyConnection, columns: list[str], since: dt.date) -> pd.DataFrame:
     """The lots acquired on or after ``since``, in fct_lots' order: the only lots whose purchase the
     history check looks for (recent_lot_purchases keeps these and no others)."""
-    return read_frame(con, f"select {_select(columns)} from main.fct_lots where acquired_date >= ?", [since])
+    return read_frame(con, f"select {select_list(columns)} from main.fct_lots where acquired_date >= ?", [since])
 
 
 def recent_purchases(
@@ -82,7 +56,7 @@ def recent_purchases(
     that can match a recent lot (recent_lot_purchases keeps these and no others)."""
     return read_frame(
         con,
-        f"select {_select(columns)} from raw.transactions "
+        f"select {select_list(columns)} from raw.transactions "
         "where as_of_date = ? and transaction_type in (select unnest(?)) and trade_date >= ?",
         [as_of, list(types), since],
     )
@@ -90,7 +64,7 @@ def recent_purchases(
 
 def trade_gate_trades(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> pd.DataFrame:
     """The day's trades, in their stored order, with the columns the trade suites read."""
-    return read_frame(con, f"select {_select(TRADE_COLUMNS)} from optimizer.trades where as_of_date = ?", [as_of])
+    return read_frame(con, f"select {select_list(TRADE_COLUMNS)} from optimizer.trades where as_of_date = ?", [as_of])
 
 
 def trade_gate_lots(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> pd.DataFrame:
