@@ -35,6 +35,14 @@ def household_of_rows(frame: pd.DataFrame, accounts: pd.DataFrame) -> pd.Series:
     return frame["account_id"].map(lambda account: household_of.get(account, ""))
 
 
+def households_to_replay(lot_households: pd.Series, trade_households: pd.Series) -> pd.Series:
+    """The household of every lot, plus one entry per household with trades and no open lot (it sold
+    everything: no lot rows, but its realized gains for the year are the engine's to report), so
+    that ``household_ranges`` covers both and weighs households by their lots."""
+    sold_out = sorted(set(trade_households[trade_households != ""]) - set(lot_households))
+    return pd.concat([lot_households, pd.Series(sold_out, dtype=object)], ignore_index=True)
+
+
 def household_ranges(lot_households: pd.Series, chunks: int) -> list[list[str]]:
     """Household ids in order, cut into at most ``chunks`` contiguous ranges of about equal lot count."""
     counts = lot_households.value_counts().sort_index()

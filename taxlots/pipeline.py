@@ -206,7 +206,8 @@ def _replay_households(open_lots: pd.DataFrame, transactions: pd.DataFrame, acco
 def household_inputs(open_lots: pd.DataFrame, transactions: pd.DataFrame, accounts: pd.DataFrame,
                      securities: pd.DataFrame):
     """Yield (household_id, its custodian lots, its buys/reinvestments/sells, its accounts, the security
-    map) per household with open lots, in household id order. One pass over each frame: rows are
+    map) per household with open lots or with trades (a household that sold everything has realized
+    gains and no lots), in household id order. One pass over each frame: rows are
     grouped by household in Python, not by a pandas selection per household."""
     # only buys, reinvestments and sells replay (most rows of a history are dividends): select them
     # before the conversion to plain values, which is row by row
@@ -227,7 +228,8 @@ def household_inputs(open_lots: pd.DataFrame, transactions: pd.DataFrame, accoun
     trades_of: dict[str, list] = defaultdict(list)
     for r in _records(trades):
         trades_of[household_of.get(r.account_id, "")].append(r)
-    for household_id in sorted(lots_of):
+    # a household whose history sold everything still has a year of realized gains to report
+    for household_id in sorted(set(lots_of) | {h for h in trades_of if h}):
         yield household_id, lots_of[household_id], trades_of.get(household_id, []), \
             dict(accounts_of.get(household_id, {})), security_map
 
@@ -386,14 +388,14 @@ def engine_books(open_lots: pd.DataFrame, transactions: pd.DataFrame, accounts: 
     at once. ``workers`` > 1 replays the ranges in that many processes (taxlots.fanout), a few ranges
     in flight at a time; the tables are the same row for row."""
     from taxlots.fanout import (
-        CHUNKS_PER_WORKER, book_frames, book_frames_in_processes, household_of_rows, household_ranges, rows_of_ranges,
-        worker_count,
+        CHUNKS_PER_WORKER, book_frames, book_frames_in_processes, household_of_rows, household_ranges,
+        households_to_replay, rows_of_ranges, worker_count,
     )
 
     lot_households = household_of_rows(open_lots, accounts)
     trade_households = household_of_rows(transactions, accounts)
     workers = worker_count(lot_households, workers) if workers > 1 else 1
-    ranges = household_ranges(lot_households, max(-(-len(open_lots) // LOTS_PER_PART),
+    ranges = household_ranges(households_to_replay(lot_households, trade_households), max(-(-len(open_lots) // LOTS_PER_PART),
                                                   workers * CHUNKS_PER_WORKER if workers > 1 else 1))
     slices = ((open_lots.iloc[lots_at], transactions.iloc[trades_at]) for lots_at, trades_at
               in zip(rows_of_ranges(lot_households, ranges), rows_of_ranges(trade_households, ranges)))

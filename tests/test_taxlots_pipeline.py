@@ -171,3 +171,35 @@ def test_lots_the_history_never_reaches_come_out_exactly_as_a_full_replay_gives_
         pd.testing.assert_frame_equal(got.reset_index(drop=True), expected[got.columns], check_exact=True)
     assert got["basis_difference_reason"].str.startswith("history does not replay").all()
     assert len(_records(_plain(open_lots))) == len(got)
+
+
+def test_a_household_that_sold_everything_still_reports_its_year(monkeypatch):
+    """No open lot left, but a realized year: its gains, losses and carryforward are the engine's to
+    report (dim_households' engine columns), in one process, in worker processes and a range at a time."""
+    import datetime as dt
+
+    from taxlots import fanout, pipeline
+
+    monkeypatch.setattr(fanout, "MIN_HOUSEHOLDS_PER_WORKER", 1)
+    accounts = pd.DataFrame([("A1", "H1", "individual"), ("A2", "H2", "individual"), ("A3", "H3", "individual")],
+                            columns=["account_id", "household_id", "registration"]).assign(filing_status="single")
+    open_lots = lots([("A1", "L1", "X", 5, 500.0, "2025-01-02", "2025-01-02", 0.0),
+                      ("A3", "L3", "Y", 2, 100.0, "2024-01-02", "2024-01-02", 0.0)])
+    # H2 sold its only lot (bought in the history) at a 4,000 short-term loss: nothing is open
+    history = txns([("T1", "A2", "2026-01-05", "buy", "Y", 100, -10_000.0, "L2", None, None),
+                    ("T2", "A2", "2026-06-01", "sell", "Y", 100, 6_000.0, "L2", -4_000.0, "short")])
+    frames = (open_lots, history, accounts, SECURITIES, dt.date(2026, 11, 20))
+    whole = pipeline.engine_books(*frames)
+    year = whole[1].set_index("household_id")
+    assert list(year.index) == ["H1", "H2", "H3"]
+    assert year.loc["H2", "engine_realized_st_gain_ytd"] == pytest.approx(-4_000.0)
+    assert year.loc["H2", "engine_ordinary_offset"] == pytest.approx(3_000.0)
+    assert year.loc["H2", "engine_carryforward_short_term"] == pytest.approx(1_000.0)
+    assert set(whole[0]["household_id"]) == {"H1", "H3"}  # lot rows only for lots
+    processes = pipeline.engine_books(*frames, workers=2)
+    pd.testing.assert_frame_equal(whole[0], processes[0])
+    pd.testing.assert_frame_equal(whole[1], processes[1])
+    monkeypatch.setattr(pipeline, "LOTS_PER_PART", 1)
+    parts = pipeline.engine_books(*frames)
+    pd.testing.assert_frame_equal(whole[0], parts[0])
+    pd.testing.assert_frame_equal(whole[1], parts[1])
