@@ -239,12 +239,33 @@ def replay_household(lots_h, trades_h, accounts_h: dict[str, Account], security_
     view is replayed first: it says how much of each closed lot's loss the custodian already moved."""
     try:
         txns = history(trades_h)
-        custodian = replay(txns, accounts_h, security_map, view="custodian", opening_lots=opening_lots(lots_h, trades_h))
-        result = replay(txns, accounts_h, security_map,
-                        opening_lots=opening_lots(lots_h, trades_h, replaced_fractions(custodian)))
+        fractions = {}
+        if sells_lots_closed_before_history(lots_h, trades_h):
+            custodian = replay(txns, accounts_h, security_map, view="custodian",
+                               opening_lots=opening_lots(lots_h, trades_h))
+            fractions = replaced_fractions(custodian)
+        result = replay(txns, accounts_h, security_map, opening_lots=opening_lots(lots_h, trades_h, fractions))
         return result, ""
     except ValueError as exc:
         return None, str(exc)
+
+
+def sells_lots_closed_before_history(lots_h: list, trades_h: list) -> bool:
+    """Whether the history sells a lot that is neither bought in it nor still open with shares: the
+    only sales whose opening basis is rebuilt from the custodian's reported gain, and so the only
+    ones that need the custodian view's replaced fraction (``opening_lots``). Without such a sale the
+    custodian view cannot change the household view's inputs and is not replayed (the two views relieve
+    the same quantities, so neither fails where the other would not)."""
+    lots_h, trades_h = _records(lots_h), _records(trades_h)
+    bought = {(r.account_id, r.lot_id) for r in trades_h if r.transaction_type in ("buy", "reinvest")}
+    still_open = {(r.account_id, r.lot_id): r for r in lots_h}  # as opening_lots looks them up
+    for r in trades_h:
+        key = (r.account_id, r.lot_id)
+        if r.transaction_type == "sell" and isinstance(r.lot_id, str) and key not in bought:
+            lot = still_open.get(key)
+            if lot is None or not _d(lot.quantity):
+                return True
+    return False
 
 
 def untouched_by_history(lots_h: list, trades_h: list, security_map: dict[str, Security]) -> tuple[list, list]:

@@ -203,3 +203,38 @@ def test_a_household_that_sold_everything_still_reports_its_year(monkeypatch):
     parts = pipeline.engine_books(*frames)
     pd.testing.assert_frame_equal(whole[0], parts[0])
     pd.testing.assert_frame_equal(whole[1], parts[1])
+
+
+def test_the_custodian_view_is_replayed_only_when_a_sale_of_a_closed_lot_needs_it(monkeypatch):
+    """The custodian view only supplies the replaced fraction of sales of lots closed before the history;
+    a household without such a sale gets exactly the tables of replaying both views, and one with such
+    a sale still gets the custodian's disallowed loss back (the closed lot GONE)."""
+    import datetime as dt
+
+    from taxlots import pipeline
+
+    accounts = pd.DataFrame([("A1", "H1", "individual"), ("B1", "H1", "individual"), ("A2", "H2", "individual")],
+                            columns=["account_id", "household_id", "registration"])
+    open_lots = lots([("A1", "L1", "X", 5, 500.0, "2025-01-02", "2025-01-02", 0.0),
+                      ("B1", "L2", "X", 10, 900.0, "2026-03-10", "2026-03-10", 0.0),
+                      ("A2", "R1", "X", 1, 140.0, "2026-03-10", "2025-12-10", 50.0)])
+    history = txns([("T1", "A1", "2026-03-01", "sell", "X", 5, 400.0, "L1", -100.0, "long"),  # still open: L1
+                    ("T2", "B1", "2026-03-10", "buy", "X", 10, -900.0, "L2", None, None),
+                    ("T3", "A2", "2026-03-01", "sell", "X", 2, 200.0, "GONE", -50.0, "short"),  # closed
+                    ("T4", "A2", "2026-03-10", "buy", "X", 1, -90.0, "R1", None, None)])
+    frames = (open_lots, history, accounts, SECURITIES, dt.date(2026, 11, 20))
+    needs = {}
+    original = pipeline.sells_lots_closed_before_history
+
+    def recording(lots_h, trades_h):
+        needs[trades_h[0].account_id] = original(lots_h, trades_h)
+        return needs[trades_h[0].account_id]
+
+    monkeypatch.setattr(pipeline, "sells_lots_closed_before_history", recording)
+    skipped = pipeline.engine_books(*frames)
+    assert needs == {"A1": False, "A2": True}
+    monkeypatch.setattr(pipeline, "sells_lots_closed_before_history", lambda lots_h, trades_h: True)
+    both_views = pipeline.engine_books(*frames)
+    pd.testing.assert_frame_equal(skipped[0], both_views[0], check_exact=True)
+    pd.testing.assert_frame_equal(skipped[1], both_views[1], check_exact=True)
+    assert skipped[0].set_index("lot_id").loc["R1", "engine_cost_basis"] == pytest.approx(140.0)
