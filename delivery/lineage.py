@@ -93,7 +93,7 @@ def order_lineage_by_account_range(
     the whole. At 10,000 households the whole frame is 3M rows x 26 columns (~1.3 GB).
 
     ``orders``: order_lines of all the trades (order ids are numbered across accounts)."""
-    trading = sorted(set(trades["account_id"])) if len(trades) else []
+    trading = sorted(set(trades["account_id"].unique())) if len(trades) else []
     if len(trading) <= accounts_per_range:
         yield order_lineage(trades, accounts, securities, lots, targets, price_rows, run_id, as_of, orders)
         return

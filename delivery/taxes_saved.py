@@ -246,7 +246,7 @@ def taxes_saved_by_account(
     compared with liquidation."""
     rates = households.set_index("household_id")[["st_rate", "lt_rate", "advisory_fee_bps"]]
     acct = accounts.set_index("account_id")
-    ready = set(trades["household_id"]) if len(trades) else set()
+    ready = set(trades["household_id"].unique()) if len(trades) else set()
     scope_lots = lots[lots["household_id"].isin(ready)]
 
     sold = trades[trades["side"] == "sell"]
@@ -355,7 +355,7 @@ def taxes_saved_by_account_in_ranges(
     and a range's rows keep their order, so the ranges' reports in household order are the whole
     report. The naive side's holdings and FIFO reliefs (each a copy of most of the 6M lots at 10,000
     households) then exist for one range at a time."""
-    trading = sorted(set(trades["household_id"])) if len(trades) else []
+    trading = sorted(set(trades["household_id"].unique())) if len(trades) else []
     if len(trading) <= households_per_range:
         return taxes_saved_by_account(trades, lots, accounts, households, targets, account_cash, requests,
                                       securities, wash_windows, as_of, transitioning)
@@ -496,11 +496,19 @@ def fee_coverage(ytd: pd.DataFrame, by_account: pd.DataFrame, as_of) -> dict:
     }
 
 
+def holding_values(lots: pd.DataFrame) -> pd.Series:
+    """Market value (quantity x price) per household and security."""
+    return lots.assign(value=lots["quantity"] * lots["price"]).groupby(["household_id", "security_id"])["value"].sum()
+
+
 def household_weights(lots: pd.DataFrame, account_cash: pd.DataFrame, trades: pd.DataFrame | None = None,
-                      requests: pd.DataFrame | None = None) -> pd.DataFrame:
+                      requests: pd.DataFrame | None = None, held: pd.Series | None = None) -> pd.DataFrame:
     """household_id, security_id, weight (CASH included) before trades, or after ``trades``
-    (sells and gifts leave, buys arrive, withdrawals and gifts leave the household)."""
-    value = lots.assign(value=lots["quantity"] * lots["price"]).groupby(["household_id", "security_id"])["value"].sum()
+    (sells and gifts leave, buys arrive, withdrawals and gifts leave the household).
+
+    ``held``: holding_values(lots), when the caller has it (the before and after weights share it:
+    a group-by of every lot, 6M at 10,000 households)."""
+    value = holding_values(lots) if held is None else held
     cash = account_cash.groupby("household_id")["cash"].sum()
     if trades is not None and len(trades):
         signed = np.select([trades["side"] == "buy", trades["side"].isin(["sell", "gift"])],

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 
 from delivery.csvfile import csv_bytes, texts
@@ -166,6 +167,20 @@ def fidelity_upload(
 
 
 def _fixed(parts: list[tuple[int, str]], last: str) -> str:
+    """One record: each text at its start, blanks between, ``last`` in the last byte. The usual
+    record's parts abut, from byte 0, and end before the last byte: their concatenation, padded."""
+    end = 0
+    for start, text in parts:
+        if start != end:
+            return _overlaid(parts, last)
+        end += len(text)
+    if end >= PERSHING_RECORD_LENGTH:
+        return _overlaid(parts, last)
+    return "".join(text for _, text in parts) + " " * (PERSHING_RECORD_LENGTH - 1 - end) + last
+
+
+def _overlaid(parts: list[tuple[int, str]], last: str) -> str:
+    """_fixed for any parts: each written over a blank record in turn."""
     line = " " * PERSHING_RECORD_LENGTH
     for start, text in parts:
         end = start + len(text)
@@ -192,6 +207,20 @@ def _field(text: str, width: int) -> str:
     return text.ljust(width)
 
 
+def _memo(function):
+    """``function`` remembering its results by argument and argument type (1 and 1.0 are equal keys
+    but print differently); for pure functions of hashable arguments. A call that raises is not
+    remembered."""
+    done: dict = {}
+
+    def remembered(*args):
+        key = (args, tuple(map(type, args)))
+        if key not in done:
+            done[key] = function(*args)
+        return done[key]
+    return remembered
+
+
 def _rows(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
     """The frame's rows as tuples of ``columns`` (numpy scalars for numbers and dates)."""
     return list(zip(*(frame[c].to_numpy() for c in columns)))
@@ -205,12 +234,77 @@ def _pershing_date(value, done: dict[object, str]) -> str:
 
 
 def pershing_upload(orders: pd.DataFrame, lots: pd.DataFrame, number: pd.Series, as_of: dt.date) -> dict[str, bytes]:
+    header = _fixed([(0, f"BOF      PERSHING TRADE INSTRUCTIONS DATA OF {as_of:%m/%d/%Y}")], "A")
+    try:
+        details = _pershing_details(orders, lots, number)
+    except (KeyError, ValueError, TypeError, IndexError, OverflowError):
+        details = None  # a field that does not fit: the record by record code says which, as it always did
+    if details is None:
+        details = _pershing_details_one_by_one(orders, lots, number)
+    trailer = _fixed([(0, f"EOF      PERSHING TRADE INSTRUCTIONS TOTAL DETAIL RECORDS: {len(details):010d}")], "Z")
+    return {f"pershing_upload/PERSHING_TRADE_INSTRUCTIONS_{as_of:%Y%m%d}.txt":
+            ("\n".join([header, *details, trailer]) + "\n").encode("ascii")}
+
+
+PERSHING_MAX_SEQUENCE = 10**8 - 1  # 8 digits: past it a record's fields would overlap (_fixed's general case)
+
+
+def _pershing_details(orders: pd.DataFrame, lots: pd.DataFrame, number: pd.Series) -> list[str] | None:
+    """The order and lot records of _pershing_details_one_by_one, each record's fields after the
+    sequence number made once per distinct value and joined a column at a time (a day at 10,000
+    households has ~100,000 Pershing orders). None where a record would not be the fields side by
+    side (a sequence number past 8 digits, a date not 8 characters)."""
     account_number = number.to_dict()
+    order_tails = (_per_value(orders["account_id"], lambda a: _field(account_number[a], 10))
+                   + _per_value(orders["cusip"], lambda c: _field(c, 9))
+                   + np.where(orders["side"].to_numpy() == "BUY", "B", "S").astype(object)
+                   + _per_value(orders["quantity"], lambda q: "".join(_implied(float(q))))
+                   + _per_value(orders["symbol"], lambda s: _field(s, 9)) + "MKDAY"
+                   + _per_value(orders["order_id"], lambda o: _field(o, 30)) + (" " * 25 + "X"))
+    dates = _per_value(lots["acquired_date"], lambda d: f"{pd.Timestamp(d):%Y%m%d}")
+    if any(len(d) != 8 for d in set(dates.tolist())):
+        return None
+    lot_tails = (_per_value(lots["account_id"], lambda a: _field(account_number[a], 10))
+                 + _per_value(lots["cusip"], lambda c: _field(c, 9)) + dates
+                 + _per_value(lots["quantity"], lambda q: "".join(_implied(float(q))))
+                 + _per_value(lots["lot_id"], lambda i: _field(i, 30)) + (" " * 32 + "X"))
+    by_order: dict[str, list[str]] = {}
+    for order_id, tail in zip(lots["order_id"].to_numpy(), lot_tails.tolist()):
+        by_order.setdefault(order_id, []).append(tail)
+    records: list[str] = []
+    for order_id, side, tail in zip(orders["order_id"].to_numpy(), orders["side"].to_numpy(), order_tails.tolist()):
+        records.append(f"ORA{len(records) + 1:08d}{tail}")
+        if side == "SELL":
+            first = len(records) + 1
+            records += [f"ORB{first + k:08d}{lot}" for k, lot in enumerate(by_order.get(order_id, []))]
+    return records if len(records) <= PERSHING_MAX_SEQUENCE else None
+
+
+def _per_value(values: pd.Series, format_one) -> np.ndarray:
+    """format_one of each value (an object array), called once per distinct value of a text, float
+    or date column without missing values (equal values there format equally: -0.0 and 0.0 give
+    the same implied quantity); once per row otherwise."""
+    kind = values.dtype.kind if isinstance(values.dtype, np.dtype) else None
+    if isinstance(values.dtype, pd.StringDtype) or kind in ("f", "M"):
+        codes, distinct = pd.factorize(values)
+        if not (codes < 0).any():
+            text = np.empty(len(distinct), dtype=object)
+            text[:] = [format_one(v) for v in distinct]
+            return text[codes]
+    text = np.empty(len(values), dtype=object)
+    text[:] = [format_one(v) for v in values.to_numpy()]
+    return text
+
+
+def _pershing_details_one_by_one(orders: pd.DataFrame, lots: pd.DataFrame, number: pd.Series) -> list[str]:
+    """Each order record, followed (for a sell) by its versus-purchase lot records, numbered in turn."""
+    account_number = number.to_dict()
+    field = _memo(_field)  # accounts, CUSIPs and symbols repeat: each distinct field checked and padded once
     by_order: dict[str, list[tuple]] = {}
     for order_id, *lot in _rows(lots, ["order_id", "account_id", "cusip", "acquired_date", "quantity", "lot_id"]):
         by_order.setdefault(order_id, []).append(lot)
     dates: dict[object, str] = {}
-    records = [_fixed([(0, f"BOF      PERSHING TRADE INSTRUCTIONS DATA OF {as_of:%m/%d/%Y}")], "A")]
+    records = []
     seq = 0
     for account_id, cusip, side, quantity, symbol, order_id in _rows(
         orders, ["account_id", "cusip", "side", "quantity", "symbol", "order_id"]
@@ -218,9 +312,9 @@ def pershing_upload(orders: pd.DataFrame, lots: pd.DataFrame, number: pd.Series,
         seq += 1
         qty, sign = _implied(float(quantity))
         records.append(_fixed([
-            (0, "OR"), (2, "A"), (3, f"{seq:08d}"), (11, _field(account_number[account_id], 10)),
-            (21, _field(cusip, 9)), (30, "B" if side == "BUY" else "S"), (31, qty), (49, sign),
-            (50, _field(symbol, 9)), (59, "MK"), (61, "DAY"), (64, _field(order_id, 30)),
+            (0, "OR"), (2, "A"), (3, f"{seq:08d}"), (11, field(account_number[account_id], 10)),
+            (21, field(cusip, 9)), (30, "B" if side == "BUY" else "S"), (31, qty), (49, sign),
+            (50, field(symbol, 9)), (59, "MK"), (61, "DAY"), (64, _field(order_id, 30)),
         ], "X"))
         if side != "SELL":
             continue
@@ -228,12 +322,11 @@ def pershing_upload(orders: pd.DataFrame, lots: pd.DataFrame, number: pd.Series,
             seq += 1
             lot_qty, lot_sign = _implied(float(lot_quantity))
             records.append(_fixed([
-                (0, "OR"), (2, "B"), (3, f"{seq:08d}"), (11, _field(account_number[lot_account_id], 10)),
-                (21, _field(lot_cusip, 9)), (30, _pershing_date(lot_acquired, dates)), (38, lot_qty),
+                (0, "OR"), (2, "B"), (3, f"{seq:08d}"), (11, field(account_number[lot_account_id], 10)),
+                (21, field(lot_cusip, 9)), (30, _pershing_date(lot_acquired, dates)), (38, lot_qty),
                 (56, lot_sign), (57, _field(lot_id, 30)),
             ], "X"))
-    records.append(_fixed([(0, f"EOF      PERSHING TRADE INSTRUCTIONS TOTAL DETAIL RECORDS: {seq:010d}")], "Z"))
-    return {f"pershing_upload/PERSHING_TRADE_INSTRUCTIONS_{as_of:%Y%m%d}.txt": ("\n".join(records) + "\n").encode("ascii")}
+    return records
 
 
 def render_custodian_uploads(

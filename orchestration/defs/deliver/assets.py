@@ -9,15 +9,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
 import pandas as pd
+import pyarrow as pa
 from dagster_duckdb import DuckDBResource
 
-from delivery.csvfile import csv_bytes, csv_parts
+from delivery.csvfile import csv_byte_parts, csv_bytes
 from delivery.html_report import render_html_reports
 from delivery.lineage import order_lineage_by_account_range
 from delivery.orders import order_files_by_custodian, order_lines
 from delivery.taxes_saved import (
     fee_coverage,
     firm_summary,
+    holding_values,
     household_summary,
     household_weights,
     return_dispersion,
@@ -103,6 +105,7 @@ def _write_by_custodian(store, folder: str, batches) -> tuple[dict[str, str], di
         entries += _manifest_entries(files)
         counts["order_lines"] += sum(c.count(b"\n") - 1 for n, c in files.items() if "_orders_" in n)
         counts["lot_instructions"] += sum(c.count(b"\n") - 1 for n, c in files.items() if "_lot_instructions_" in n)
+        pa.default_memory_pool().release_unused()  # (see _csv_buffer)
     written["manifest.csv"] = _write_manifest(store, folder, entries)
     return written, counts
 
@@ -113,11 +116,13 @@ def _csv_buffer(pieces) -> bytearray:
     its rows' text, the joined text and the bytes at once would be three times that."""
     buffer = bytearray()
     for k, frame in enumerate(pieces):
-        parts = csv_parts(frame, lineterminator="\n")
+        parts = csv_byte_parts(frame, lineterminator="\n")
         if k:
             next(parts)  # the header, once
         for part in parts:
-            buffer += part.encode()
+            buffer += part
+        # Arrow's allocator keeps the blocks the CSV text was joined in; what comes next is built by pandas
+        pa.default_memory_pool().release_unused()
     return buffer
 
 
@@ -219,10 +224,11 @@ def taxes_saved_report(context: dg.AssetExecutionContext, duckdb: DuckDBResource
     # the weights need four of the lots' columns: a selection of all eleven would copy ~0.7 GB
     lots_in_scope = marts["fct_lots"].loc[marts["fct_lots"]["household_id"].isin(optimized), WEIGHT_LOT_COLUMNS]
     cash_in_scope = marts["fct_account_cash"][marts["fct_account_cash"]["household_id"].isin(optimized)]
+    held = holding_values(lots_in_scope)
     dispersion = return_dispersion(
         {
-            "before": household_weights(lots_in_scope, cash_in_scope),
-            "after": household_weights(lots_in_scope, cash_in_scope, trades, marts["fct_requests"]),
+            "before": household_weights(lots_in_scope, cash_in_scope, held=held),
+            "after": household_weights(lots_in_scope, cash_in_scope, trades, marts["fct_requests"], held=held),
         },
         marts["fct_household_targets"][marts["fct_household_targets"]["household_id"].isin(optimized)],
         price_history,
