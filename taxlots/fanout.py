@@ -39,7 +39,8 @@ def households_to_replay(lot_households: pd.Series, trade_households: pd.Series)
     """The household of every lot, plus one entry per household with trades and no open lot (it sold
     everything: no lot rows, but its realized gains for the year are the engine's to report), so
     that ``household_ranges`` covers both and weighs households by their lots."""
-    sold_out = sorted(set(trade_households[trade_households != ""]) - set(lot_households))
+    # sets of the distinct ids (iterating an Arrow-backed column row by row costs more than the rest)
+    sold_out = sorted(set(trade_households[trade_households != ""].unique()) - set(lot_households.unique()))
     return pd.concat([lot_households, pd.Series(sold_out, dtype=object)], ignore_index=True)
 
 
@@ -74,10 +75,11 @@ def book_frames(open_lots: pd.DataFrame, transactions: pd.DataFrame, accounts: p
                 securities: pd.DataFrame, as_of: dt.date) -> tuple[pd.DataFrame, list[dict]]:
     """One range's tables: its lot rows as a typed frame (what travels back from a worker: compact,
     where a list of row dicts for millions of lots would not fit), its household rows as dicts."""
-    from taxlots.pipeline import lot_basis_frame
+    from taxlots.pipeline import _without_cyclic_gc, lot_basis_frame
 
-    lot_rows, household_rows = book_rows(open_lots, transactions, accounts, securities, as_of)
-    return lot_basis_frame(lot_rows), household_rows
+    with _without_cyclic_gc():  # the rows' table too: its columns are as many objects again
+        lot_rows, household_rows = book_rows(open_lots, transactions, accounts, securities, as_of)
+        return lot_basis_frame(lot_rows), household_rows
 
 
 def worker_count(lot_households: pd.Series, workers: int) -> int:

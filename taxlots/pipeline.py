@@ -8,12 +8,14 @@ Plain pandas in, pandas out, so a dbt Python model or a Dagster asset can call i
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from collections import Counter, defaultdict, namedtuple
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pandas as pd
 
-from taxlots.model import Account, Lot, Security, Transaction
+from taxlots.model import ZERO, Account, Lot, Security, Transaction
 from taxlots.netting import net_capital_gains, realized_by_term
 from taxlots.replay import replay
 from taxlots.views import _household_only, carried_loss_reason
@@ -116,13 +118,15 @@ def opening_lots(open_lots, trades, replaced_fraction: dict[str, Decimal] | None
             entry["first_sale"] = min(entry["first_sale"], _date(r.trade_date))
     lots = []
     for r in open_lots:
-        if (r.account_id, r.lot_id) in bought:
+        key = (r.account_id, r.lot_id)
+        if key in bought:
             continue
-        extra = sold.pop((r.account_id, r.lot_id), {"quantity": Decimal(0), "basis": Decimal(0)})
+        extra = sold.pop(key, None)  # none: the lot's own figures plus zero, as a sum from zero gives them
+        extra_quantity, extra_basis = (ZERO, ZERO) if extra is None else (extra["quantity"], extra["basis"])
         acquired = _date(r.acquired_date)
-        lots.append(Lot(r.lot_id, r.lot_id, r.account_id, r.security_id, _d(r.quantity) + extra["quantity"],
-                        _d(r.cost_basis) + extra["basis"], acquired, _date(r.adjusted_acquired_date), "opening",
-                        purchase_date=acquired, seq=0, wash_sale_adjustment=_d(r.wash_sale_adjustment)))
+        lots.append(Lot(r.lot_id, r.lot_id, r.account_id, r.security_id, _d(r.quantity) + extra_quantity,
+                        _d(r.cost_basis) + extra_basis, acquired, _date(r.adjusted_acquired_date), "opening",
+                        acquired, 0, _d(r.wash_sale_adjustment)))
     for (account_id, lot_id), entry in sold.items():
         # closed before the as-of date: its date is a placeholder that keeps the custodian's holding
         # term, and it is not a wash-sale replacement
@@ -242,9 +246,10 @@ def replay_household(lots_h, trades_h, accounts_h: dict[str, Account], security_
         fractions = {}
         if sells_lots_closed_before_history(lots_h, trades_h):
             custodian = replay(txns, accounts_h, security_map, view="custodian",
-                               opening_lots=opening_lots(lots_h, trades_h))
+                               opening_lots=opening_lots(lots_h, trades_h), owns_opening_lots=True)
             fractions = replaced_fractions(custodian)
-        result = replay(txns, accounts_h, security_map, opening_lots=opening_lots(lots_h, trades_h, fractions))
+        result = replay(txns, accounts_h, security_map, opening_lots=opening_lots(lots_h, trades_h, fractions),
+                        owns_opening_lots=True)
         return result, ""
     except ValueError as exc:
         return None, str(exc)
@@ -314,27 +319,35 @@ def unchanged_lot_row(household_id, r) -> dict | None:
     own: the engine's lot is that lot, so basis, adjustment, quantity and date are the custodian's
     (rounded to the cent as every engine figure is) and nothing differs. None for a lot of no positive
     quantity: the replay drops those, and ``_lot_rows`` explains them."""
-    quantity = _amount(r.quantity)
-    if not quantity > 0:
-        return None
-    basis, adjustment, adjusted_acquired = _amount(r.cost_basis), _amount(r.wash_sale_adjustment), _date(r.adjusted_acquired_date)
-    return {
-        "account_id": r.account_id, "lot_id": r.lot_id, "household_id": household_id or None,
-        "security_id": r.security_id, "custodian_quantity": quantity, "engine_quantity": quantity,
-        "custodian_cost_basis": basis, "engine_cost_basis": round(basis, 2), "basis_difference": 0.0,
-        "custodian_wash_sale_adjustment": adjustment, "engine_wash_sale_adjustment": round(adjustment, 2),
-        "custodian_adjusted_acquired_date": adjusted_acquired, "engine_adjusted_acquired_date": adjusted_acquired,
-        "basis_difference_reason": None,
-    }
+    row = _unchanged_lot_tuple(household_id, r)
+    return None if row is None else dict(zip(LOT_BASIS_COLUMNS, row))
 
 
 def _lot_rows(household_id, lots_h, engine: list[Lot], error: str, unchanged=()) -> list[dict]:
     """One row per custodian lot, in the given order; ``unchanged``: custodian lots the replay returns
     as they are (``replay_household_lots``), whose rows need no engine lot."""
+    return [dict(zip(LOT_BASIS_COLUMNS, row)) for row in _lot_tuples(household_id, lots_h, engine, error, unchanged)]
+
+
+def _unchanged_lot_tuple(household_id, r) -> tuple | None:
+    """``unchanged_lot_row`` as a tuple in LOT_BASIS_COLUMNS order (what ``_lot_tuples`` returns)."""
+    quantity = _amount(r.quantity)
+    if not quantity > 0:
+        return None
+    basis, adjustment, adjusted_acquired = _amount(r.cost_basis), _amount(r.wash_sale_adjustment), _date(r.adjusted_acquired_date)
+    return (r.account_id, r.lot_id, household_id or None, r.security_id, quantity, quantity, basis, round(basis, 2),
+            0.0, adjustment, round(adjustment, 2), adjusted_acquired, adjusted_acquired, None)
+
+
+def _lot_tuples(household_id, lots_h, engine: list[Lot], error: str, unchanged=()) -> list[tuple]:
+    """``_lot_rows`` as tuples in LOT_BASIS_COLUMNS order: the daily run's rows become columns without a
+    dict per lot. The common lot, one engine lot and a history that replays, takes a path without the
+    sums (the same Decimal additions to zero, so the same figures)."""
     by_lot: dict = defaultdict(list)
     for lot in engine:
         by_lot[(lot.account_id, lot.root_lot_id)].append(lot)
-    as_is = {id(r): row for r in unchanged if (row := unchanged_lot_row(household_id, r)) is not None}
+    as_is = {id(r): row for r in unchanged if (row := _unchanged_lot_tuple(household_id, r)) is not None}
+    household = household_id or None
     rows = []
     for r in _records(lots_h):
         row = as_is.get(id(r))
@@ -342,26 +355,34 @@ def _lot_rows(household_id, lots_h, engine: list[Lot], error: str, unchanged=())
             rows.append(row)
             continue
         mine = by_lot.get((r.account_id, r.lot_id), [])
+        if len(mine) == 1 and not error:
+            lot, = mine
+            custodian_basis, custodian_q = _d(r.cost_basis), _d(r.quantity)
+            basis, adjustment, quantity = ZERO + lot.basis, ZERO + lot.wash_sale_adjustment, ZERO + lot.quantity
+            difference = basis - custodian_basis
+            reason = None
+            if abs(difference) > TOLERANCE or quantity != custodian_q:
+                reason = _reason(mine, _d(r.wash_sale_adjustment), adjustment, custodian_q, quantity, error)
+            # float(_d(x)) is _amount(x): a float's shortest repr reads back as that float
+            rows.append((r.account_id, r.lot_id, household, r.security_id, float(custodian_q), float(quantity),
+                         float(custodian_basis), round(float(basis), 2), round(float(difference), 2),
+                         _amount(r.wash_sale_adjustment), round(float(adjustment), 2),
+                         _date(r.adjusted_acquired_date), lot.adjusted_acquired_date, reason))
+            continue
         custodian_basis, custodian_adj, custodian_q = _d(r.cost_basis), _d(r.wash_sale_adjustment), _d(r.quantity)
-        basis = sum((lot.basis for lot in mine), Decimal(0))
-        adjustment = sum((lot.wash_sale_adjustment for lot in mine), Decimal(0))
-        quantity = sum((lot.quantity for lot in mine), Decimal(0))
+        basis = sum((lot.basis for lot in mine), ZERO)
+        adjustment = sum((lot.wash_sale_adjustment for lot in mine), ZERO)
+        quantity = sum((lot.quantity for lot in mine), ZERO)
         difference = basis - custodian_basis if mine and not error else None
         reason = None
         if difference is None or abs(difference) > TOLERANCE or quantity != custodian_q:
             reason = _reason(mine, custodian_adj, adjustment, custodian_q, quantity, error)
-        rows.append({
-            "account_id": r.account_id, "lot_id": r.lot_id, "household_id": household_id or None,
-            "security_id": r.security_id, "custodian_quantity": float(custodian_q),
-            "engine_quantity": float(quantity) if mine else None, "custodian_cost_basis": float(custodian_basis),
-            "engine_cost_basis": round(float(basis), 2) if mine and not error else None,
-            "basis_difference": None if difference is None else round(float(difference), 2),
-            "custodian_wash_sale_adjustment": float(custodian_adj),
-            "engine_wash_sale_adjustment": round(float(adjustment), 2) if mine and not error else None,
-            "custodian_adjusted_acquired_date": _date(r.adjusted_acquired_date),
-            "engine_adjusted_acquired_date": min(lot.adjusted_acquired_date for lot in mine) if mine else None,
-            "basis_difference_reason": reason,
-        })
+        rows.append((r.account_id, r.lot_id, household, r.security_id, float(custodian_q),
+                     float(quantity) if mine else None, float(custodian_basis),
+                     round(float(basis), 2) if mine and not error else None,
+                     None if difference is None else round(float(difference), 2), float(custodian_adj),
+                     round(float(adjustment), 2) if mine and not error else None, _date(r.adjusted_acquired_date),
+                     min(lot.adjusted_acquired_date for lot in mine) if mine else None, reason))
     return rows
 
 
@@ -385,19 +406,36 @@ def household_realized_row(household_id: str, result, error: str, year: int, fil
 
 
 def book_rows(open_lots: pd.DataFrame, transactions: pd.DataFrame, accounts: pd.DataFrame,
-              securities: pd.DataFrame, as_of: dt.date) -> tuple[list[dict], list[dict]]:
-    """The rows of engine_books' two tables, households in id order (plain dicts: what a worker
-    process returns, so the parent builds each table once, exactly as a single process would)."""
+              securities: pd.DataFrame, as_of: dt.date) -> tuple[list[tuple], list[dict]]:
+    """The rows of engine_books' two tables, households in id order: lot rows as tuples in
+    LOT_BASIS_COLUMNS order (``lot_basis_frame`` types them), household rows as plain dicts."""
     filing = {r.household_id: _s(r.filing_status) or "single" for r in accounts.itertuples()} \
         if "filing_status" in accounts else {}
     lot_rows, household_rows = [], []
-    for household_id, lots_h, engine_lots, unchanged, result, error in _replay_households(
-            open_lots, transactions, accounts, securities):
-        lot_rows += _lot_rows(household_id, lots_h, engine_lots, error, unchanged)
-        if household_id:
-            household_rows.append(household_realized_row(household_id, result, error, as_of.year,
-                                                         filing.get(household_id, "single")))
+    with _without_cyclic_gc():
+        for household_id, lots_h, engine_lots, unchanged, result, error in _replay_households(
+                open_lots, transactions, accounts, securities):
+            lot_rows += _lot_tuples(household_id, lots_h, engine_lots, error, unchanged)
+            if household_id:
+                household_rows.append(household_realized_row(household_id, result, error, as_of.year,
+                                                             filing.get(household_id, "single")))
     return lot_rows, household_rows
+
+
+@contextmanager
+def _without_cyclic_gc():
+    """The cyclic garbage collector paused, then restored as it was. A range's replay makes millions of
+    objects (rows, lots, Decimals) that live until its table is built and form no reference cycles, so
+    each collection only walks them again: 30% of the engine's CPU at 1,000 households (docs/tax-engine.md
+    "Cost"). Memory is still freed by reference counting; the few cycles made meanwhile (a namedtuple
+    class per frame read) wait for the next collection after the range."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def engine_books(open_lots: pd.DataFrame, transactions: pd.DataFrame, accounts: pd.DataFrame,
@@ -432,10 +470,13 @@ def engine_books(open_lots: pd.DataFrame, transactions: pd.DataFrame, accounts: 
     return lots, pd.DataFrame(household_rows, columns=HOUSEHOLD_REALIZED_COLUMNS)
 
 
-def lot_basis_frame(rows: list[dict]) -> pd.DataFrame:
-    """engine_books' lot rows with fixed dtypes (strings, dates as datetime64[s], float64), whatever the
-    rows hold: a range of households where a column is null on every lot types like any other."""
-    frame = pd.DataFrame(rows, columns=LOT_BASIS_COLUMNS)
+def lot_basis_frame(rows: list[tuple]) -> pd.DataFrame:
+    """engine_books' lot rows (tuples in LOT_BASIS_COLUMNS order) with fixed dtypes (strings, dates as
+    datetime64[s], float64), whatever the rows hold: a range of households where a column is null on
+    every lot types like any other. Built a column at a time (a list per column, then typed)."""
+    columns = list(zip(*rows)) if rows else [()] * len(LOT_BASIS_COLUMNS)
+    frame = pd.DataFrame({name: list(values) for name, values in zip(LOT_BASIS_COLUMNS, columns)},
+                         columns=LOT_BASIS_COLUMNS)
     for column in LOT_BASIS_COLUMNS:
         if column in LOT_BASIS_TEXT:
             frame[column] = frame[column].astype("string")

@@ -355,10 +355,14 @@ def replay(
     securities: Mapping[str, Security] | Iterable[Security] = (),
     view: str = "household",
     opening_lots: Iterable[Lot] = (),
+    *,
+    owns_opening_lots: bool = False,
 ) -> ReplayResult:
     """Open and realized lots of one household's history. ``view``: 'household' (the taxpayer: all
     accounts, identical groups) or 'custodian' (same account, same security). ``opening_lots``: lots
-    held before the first transaction (copied, never modified)."""
+    held before the first transaction (copied, never modified), unless ``owns_opening_lots``: the
+    caller built them for this replay alone and never reads them again, so the replay takes them as
+    they are (the copy of every opening lot was a tenth of the daily run's replay)."""
     if not isinstance(accounts, Mapping):
         accounts = {a.account_id: a for a in accounts}
     if not isinstance(securities, Mapping):
@@ -366,7 +370,7 @@ def replay(
     book = _Book(accounts, securities, view)
     for lot in sorted(opening_lots, key=lambda lot: (lot.acquired_date, lot.account_id, lot.lot_id)):
         book.seq += 1
-        held = _shallow_copy(lot)  # then the two fields the book owns (cheaper than replace)
+        held = lot if owns_opening_lots else _shallow_copy(lot)  # then the two fields the book owns
         held.seq, held.wash_links = book.seq, list(lot.wash_links)
         book.add_lot(held)
         book.roots.add((lot.account_id, lot.root_lot_id))
