@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import duckdb
@@ -33,7 +34,7 @@ import pandas as pd
 
 from custodian.dialects import RECORDS_BY_TABLE, recognize
 from custodian.dialects.load import (
-    DialectFileLoad, dialect_tables, ensure_dialect_schema, insert_file_rows, load_families,
+    DialectFileLoad, dialect_tables, ensure_dialect_schema, insert_file_rows, load_families, start_families,
 )
 from custodian.dialects.reconcile import RECONCILIATION_COLUMNS, reconciliation_csv
 from custodian.layout import (
@@ -41,6 +42,7 @@ from custodian.layout import (
 )
 from custodian.parse import QUARANTINE_COLUMNS, ParsedFile, parse_landing_file, sha256_of
 from custodian.stores import FileStore, UnsafeKey, safe_name
+from custodian.workers import Preparer
 
 QUARANTINE_DDL = """
 create table if not exists raw.quarantine (
@@ -70,6 +72,7 @@ create table if not exists raw.file_ledger (
 # kept for the operator but hold no household (transforms/models/staging/canonical/stg_canonical__quarantine.sql).
 SCOPE_LINE, SCOPE_FILE, SCOPE_UNKNOWN_ACCOUNT, SCOPE_STRAY = "line", "file", "unknown_account", "stray"
 ACCOUNT_ENTITIES = tuple(layout.entity for layout in ALL_LAYOUTS if layout.account_column and layout is not ACCOUNTS)
+ARCHIVING_THREADS = 2  # landing files read, hashed and archived at once by sync_ledger
 _NAME_DATE = re.compile(r"(?<!\d)(20\d{6})(?!\d)")
 
 
@@ -189,36 +192,23 @@ def sync_ledger(
     next_seq = con.execute("select coalesce(max(delivery_seq), 0) + 1 from raw.file_ledger").fetchall()[0][0]
     now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     new = []
-    for obj in sorted(store.list_objects(folder), key=lambda o: (o.modified, o.key)):
-        if (obj.key, obj.etag) in seen_keys:
-            continue
-        name = safe_name(obj.key)
-        row = {"as_of_date": as_of, "delivery_seq": next_seq, "landing_key": obj.key, "file_name": name,
-               "entity": None, "file_sha256": None, "etag": obj.etag, "size_bytes": obj.size, "archive_key": None,
-               "archive_uri": None, "status": "rejected", "duplicate_of": None, "reason": None, "first_seen_at": now}
-        next_seq += 1
-        try:
-            content = store.read_bytes(obj.key)
-        except UnsafeKey as err:
-            row["reason"] = str(err)
+    arrived = [obj for obj in sorted(store.list_objects(folder), key=lambda o: (o.modified, o.key))
+               if (obj.key, obj.etag) not in seen_keys]
+    # read, hash, archive and classify two files at a time (I/O and hashing release the GIL); the
+    # ledger's decisions (sequence numbers, duplicates) stay in delivery order below
+    with ThreadPoolExecutor(max_workers=ARCHIVING_THREADS) as pool:
+        for obj, copy in zip(arrived, pool.map(lambda obj: _archive_one(store, archive_store, folder, obj, as_of), arrived)):
+            row = {"as_of_date": as_of, "delivery_seq": next_seq, "landing_key": obj.key, "file_name": safe_name(obj.key),
+                   "entity": None, "file_sha256": None, "etag": obj.etag, "size_bytes": obj.size, "archive_key": None,
+                   "archive_uri": None, "status": "rejected", "duplicate_of": None, "reason": None, "first_seen_at": now}
+            next_seq += 1
+            if copy.unreadable is not None:
+                row["reason"] = copy.unreadable
+            else:
+                row.update(file_sha256=copy.sha, archive_key=copy.archive_key, archive_uri=copy.archive_uri,
+                           entity=copy.entity)
+                _set_status(row, copy.reason, first_key_of_sha)
             new.append(row)
-            continue
-        sha = sha256_of(content)
-        archive_key = f"{folder}/{sha}/{name}"
-        # archived before anything parses it: what was delivered is kept whatever happens next
-        row.update(file_sha256=sha, archive_key=archive_key, archive_uri=archive_store.write_new(archive_key, content))
-        entity, reason = classify(name, content, as_of)
-        row["entity"] = entity
-        if sha in first_key_of_sha:
-            row.update(status="duplicate", duplicate_of=first_key_of_sha[sha],
-                       reason=f"same content (sha256) as {first_key_of_sha[sha]}: recorded, not loaded")
-        elif reason is not None:
-            row["reason"] = reason
-        else:
-            row["status"] = "accepted"
-        if row["status"] != "rejected":
-            first_key_of_sha.setdefault(sha, obj.key)
-        new.append(row)
     frame = pd.DataFrame(new, columns=[c.split()[0] for c in _ledger_columns()])
     if len(frame):
         con.register("new_deliveries", frame)
@@ -227,6 +217,47 @@ def sync_ledger(
         finally:
             con.unregister("new_deliveries")
     return frame
+
+
+@dataclass(frozen=True)
+class _ArchivedCopy:
+    """What one delivered file's bytes tell the ledger: its hash, archive copy and kind (or why unreadable)."""
+
+    unreadable: str | None = None
+    sha: str | None = None
+    archive_key: str | None = None
+    archive_uri: str | None = None
+    entity: str | None = None
+    reason: str | None = None
+
+
+def _archive_one(store: FileStore, archive_store: FileStore, folder: str, obj, as_of: dt.date) -> _ArchivedCopy:
+    """Read one landing file, archive it (before anything parses it: what was delivered is kept whatever
+    happens next) and classify it; its bytes are released on return."""
+    name = safe_name(obj.key)
+    try:
+        content = store.read_bytes(obj.key)
+    except UnsafeKey as err:
+        return _ArchivedCopy(unreadable=str(err))
+    sha = sha256_of(content)
+    archive_key = f"{folder}/{sha}/{name}"
+    archive_uri = archive_store.write_new(archive_key, content)
+    entity, reason = classify(name, content, as_of)
+    return _ArchivedCopy(None, sha, archive_key, archive_uri, entity, reason)
+
+
+def _set_status(row: dict, reason: str | None, first_key_of_sha: dict[str, str]) -> None:
+    """A readable delivery's status: a duplicate of an earlier file of the day, rejected, or accepted."""
+    sha = row["file_sha256"]
+    if sha in first_key_of_sha:
+        row.update(status="duplicate", duplicate_of=first_key_of_sha[sha],
+                   reason=f"same content (sha256) as {first_key_of_sha[sha]}: recorded, not loaded")
+    elif reason is not None:
+        row["reason"] = reason
+    else:
+        row["status"] = "accepted"
+    if row["status"] != "rejected":
+        first_key_of_sha.setdefault(sha, row["landing_key"])
 
 
 def _ledger_columns() -> list[str]:
@@ -308,6 +339,7 @@ def load_landing_day(
     rejects: list[pd.DataFrame] = []
     quarantine_files: dict[str, bytes] = {}
     reconciliation_files: dict[str, bytes] = {}
+    preparer = Preparer().__enter__()  # helper threads (custodian.workers), stopped in the finally below
     con.execute("begin transaction")
     try:
         result.new_deliveries = sync_ledger(store, con, as_of, archive_store, now=now)
@@ -327,6 +359,9 @@ def load_landing_day(
                 quarantine_files[f"{folder}/{stray.file_name.removesuffix('.csv')}.rejected.csv"] = rejected_rows_csv(frame)
 
         accepted = ledger[ledger["status"] == "accepted"]
+        # the custodians' files start parsing now (in a helper process where there is one) while the
+        # firm's own files load below; they are written after them, in the same order as ever
+        plans = start_families(as_of, accepted, archive_store, preparer)
         dialect_kinds = {kind for kind in accepted["entity"].dropna() if recognize_kind(kind)}
         fed_by_dialects = {recognize_kind(kind).entity for kind in dialect_kinds} - {None}
         firm_custodians: set[str] = set()
@@ -391,12 +426,6 @@ def load_landing_day(
 
         canonical_entities = {e for e, load in result.entities.items() if load.file_sha256 is not None}
 
-        def read_archived(delivery) -> bytes:
-            content = archive_store.read_bytes(delivery["archive_key"])
-            if sha256_of(content) != delivery["file_sha256"]:
-                raise RuntimeError(f"archived copy {delivery['archive_uri']} does not match its ledger hash")
-            return content
-
         def write_translated(load: DialectFileLoad) -> pd.DataFrame | None:
             """A dialect file's canonical rows into raw.<entity>, less those of accounts unknown to the firm."""
             unknown = None
@@ -407,7 +436,7 @@ def load_landing_day(
             return _scoped(unknown, SCOPE_UNKNOWN_ACCOUNT) if unknown is not None and len(unknown) else None
 
         dialect_loads, dialect_missing, reconciliation = load_families(
-            con, as_of, accepted, read_archived, firm_custodians, canonical_entities, write_translated)
+            con, as_of, accepted, archive_store, firm_custodians, canonical_entities, write_translated, plans)
         for missing in dialect_missing:
             rejects.append(_scoped(missing, SCOPE_FILE))
         for load in dialect_loads:
@@ -458,6 +487,8 @@ def load_landing_day(
     except BaseException:
         con.execute("rollback")
         raise
+    finally:
+        preparer.__exit__(None, None, None)
     if quarantine_store is not None:
         for key, content in sorted(quarantine_files.items()):
             quarantine_store.write_bytes(key, content)

@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Protocol
@@ -19,6 +20,7 @@ from typing import Protocol
 # Above this size an S3 write goes up in parts (boto3's managed transfer), so a large archive copy
 # never has to fit in one PUT.
 MULTIPART_THRESHOLD = 8 * 1024 * 1024
+HASHING_THREADS = 2  # files hashed at once when listing a folder (hashlib and reads release the GIL)
 
 
 class UnsafeKey(ValueError):
@@ -68,6 +70,12 @@ class FileStore(Protocol):
     def uri(self, key: str) -> str: ...
 
 
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in blocks (never the whole file in memory)."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
 def _durable_temp_beside(path: Path, content: bytes) -> str:
     """Write ``content`` to a hidden temporary file next to ``path`` and fsync it; the caller renames
     or links it into place, so no reader ever sees a partial file."""
@@ -111,15 +119,18 @@ class LocalFileStore:
     def list_objects(self, prefix: str) -> list[StoredObject]:
         """The content tag of a folder file is its sha256: reading every file costs I/O, but a renamed
         or touched file keeps its tag, like an S3 ETag."""
-        out = []
         root = Path(self.root).resolve()
-        for p in self._files(prefix):
+
+        def listed(p: Path) -> StoredObject:
             stat = p.lstat()
             modified = dt.datetime.fromtimestamp(stat.st_mtime, tz=dt.timezone.utc)
             if root not in p.resolve().parents:  # a symlink out of the root: listed, never read
-                out.append(StoredObject(self._key_of(p), 0, "outside-root", modified))
-                continue
-            out.append(StoredObject(self._key_of(p), stat.st_size, hashlib.sha256(p.read_bytes()).hexdigest(), modified))
+                return StoredObject(self._key_of(p), 0, "outside-root", modified)
+            return StoredObject(self._key_of(p), stat.st_size, file_sha256(p), modified)
+
+        # hashing releases the GIL: a day's files (gigabytes at 10,000 households) hash two at a time
+        with ThreadPoolExecutor(max_workers=HASHING_THREADS) as pool:
+            out = list(pool.map(listed, self._files(prefix)))
         return sorted(out, key=lambda o: o.key)
 
     def read_bytes(self, key: str) -> bytes:

@@ -333,8 +333,9 @@ def _whole(dialect, record, source_file, digest, line, field, value, error, raw_
 
 
 def parse_dialect_file(dialect: Dialect, record: RecordLayout, source_file: str, content: bytes,
-                       as_of: dt.date) -> NativeFile:
-    digest = sha256_of(content)
+                       as_of: dt.date, digest: str | None = None) -> NativeFile:
+    """``digest``: the content's sha256 when the caller has just checked it (one pass over the bytes less)."""
+    digest = digest or sha256_of(content)
     whole = lambda *a, **k: _whole(dialect, record, source_file, digest, *a, **k)  # noqa: E731
     if not content.strip():
         return whole(1, HEADER, "<empty file>", f"empty file: no records (expected {dialect.custodian} {record.code})")

@@ -15,19 +15,22 @@ custodian of the firm's accounts when the canonical file of a custodian entity i
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass, field, replace
+from typing import Iterator
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from custodian.dialects import DIALECTS
+from custodian.dialects import DIALECTS, RECORDS_BY_TABLE
 from custodian.dialects.engine import NativeFile, parse_dialect_file
 from custodian.dialects.reconcile import RECONCILIATION_COLUMNS, reconcile_family
 from custodian.dialects.spec import Dialect, RecordLayout
 from custodian.dialects.translate import account_map, map_reject_accounts, security_map, to_canonical
 from custodian.layout import LINEAGE_COLUMNS
-from custodian.parse import QUARANTINE_COLUMNS
+from custodian.parse import QUARANTINE_COLUMNS, sha256_of
+from custodian.workers import Job, Preparer, release_memory
 
 NATIVE_TYPES = {"text": "VARCHAR", "code": "VARCHAR", "decimal": "DOUBLE", "date": "DATE"}
 ROWS_PER_BATCH = 50_000  # rows converted to arrow at a time on their way into DuckDB
@@ -131,18 +134,25 @@ def expected_families(accepted: pd.DataFrame, firm_custodians: set[str], canonic
 
 
 def load_families(
-    con: duckdb.DuckDBPyConnection, as_of: dt.date, accepted: pd.DataFrame, read_archived,
+    con: duckdb.DuckDBPyConnection, as_of: dt.date, accepted: pd.DataFrame, archive_store,
     firm_custodians: set[str], canonical_entities: set[str], write_translated,
+    plans: dict[str, FamilyPlan] | None = None,
 ) -> tuple[list[DialectFileLoad], list[pd.DataFrame], pd.DataFrame]:
     """Load every expected family; returns (file loads, missing-file rejects, reconciliation rows).
 
     ``write_translated(load)`` writes a file's canonical rows (``load.canonical``) to raw.<entity> and
     returns the rejects it adds (a frame with a scope column, or None); it is called as soon as the
-    file is translated, so only one custodian file's rows are in memory at a time."""
+    file is translated, so only one custodian file's rows are in memory at a time. ``plans``: the
+    families already started (``start_families``); by default they are planned and prepared here."""
     loads, missing, reconciliation = [], [], []
+    if plans is None:
+        plans = start_families(as_of, accepted, archive_store, Preparer(1))
     for dialect in expected_families(accepted, firm_custodians, canonical_entities):
-        family_loads, family_missing, family_recon = _load_family(con, dialect, as_of, accepted, read_archived,
-                                                                  write_translated)
+        plan = plans.get(dialect.custodian)
+        if plan is None:  # a custodian of the firm's accounts that delivered nothing today
+            plan, jobs = plan_family(dialect, as_of, accepted, archive_store)
+            plan.prepared = Preparer(1).in_order(jobs)
+        family_loads, family_missing, family_recon = _load_family(con, plan, as_of, write_translated)
         loads += family_loads
         missing += family_missing
         reconciliation.append(family_recon)
@@ -173,10 +183,84 @@ def _kept_for_reconciliation(native: NativeFile) -> NativeFile:
     return replace(native, rows=pd.DataFrame())  # not rows.iloc[:0]: an arrow slice keeps its whole buffer
 
 
-def _load_family(con, dialect: Dialect, as_of: dt.date, accepted: pd.DataFrame, read_archived, write_translated):
-    """One custodian file at a time, in the family's record order: parse, write its native rows, translate
-    and write its canonical rows, then keep only its rejects and what the reconciliation needs (the
-    account master and security file are parsed first: they translate the others)."""
+@dataclass(frozen=True)
+class FamilyMaps:
+    """What translates a family's files: its account master and security file of the day."""
+
+    accounts: dict | None
+    securities: dict | None
+    rejected_accounts: frozenset
+
+
+def read_verified(archive_store, delivery: dict) -> bytes:
+    """The archived copy of a delivery, checked against its ledger hash."""
+    content = archive_store.read_bytes(delivery["archive_key"])
+    if sha256_of(content) != delivery["file_sha256"]:
+        raise RuntimeError(f"archived copy {delivery['archive_uri']} does not match its ledger hash")
+    return content
+
+
+def parse_delivery(table: str, delivery: dict, archive_store, as_of: dt.date) -> tuple[NativeFile, bytes]:
+    """Read, check and parse one dialect file (custodian.workers may run it in a helper thread); the
+    bytes are kept only for a file rejected whole (its quarantine copy)."""
+    dialect, record = RECORDS_BY_TABLE[table]
+    content = read_verified(archive_store, delivery)
+    native = parse_dialect_file(dialect, record, delivery["file_name"], content, as_of, digest=delivery["file_sha256"])
+    return native, content if native.rejected_whole else b""
+
+
+def _parsed(parsed: tuple[NativeFile, bytes]) -> tuple[NativeFile, bytes]:
+    """A file parsed already (the account master and security file: parsed first, they translate the rest)."""
+    return parsed
+
+
+def _translate(load: DialectFileLoad, native: NativeFile, maps: FamilyMaps, delivery) -> pd.DataFrame | None:
+    """The file's canonical rows (None when it feeds no canonical entity or is held back); its
+    translation rejects go to ``load.rejects``."""
+    dialect, record = native.dialect, native.record
+    if record.entity is None or native.rejected_whole:
+        return None
+    why = None
+    if maps.accounts is None:
+        why = f"the {dialect.custodian} account master of the day is missing or rejected whole"
+    elif maps.securities is None and record.security_field:
+        why = f"the {dialect.custodian} security file of the day is missing or rejected whole"
+    if why:
+        load.rejects.append(_scoped(_held_back(record, delivery, why), "file"))
+        return None
+    canonical, line_rejects, unknown = to_canonical(native, maps.accounts, maps.securities or {})
+    held = unknown["account_id"].isin(maps.rejected_accounts)
+    if held.any():
+        # the account's own master line was rejected: its household cannot be told, hold all
+        rows = unknown[held].assign(account_id=None, error=lambda f: f"the {dialect.custodian} account "
+                                    "master line of this account was rejected")
+        load.rejects.append(_scoped(rows, "line"))
+    if len(line_rejects):
+        load.rejects.append(_scoped(line_rejects, "line"))
+    if (~held).any():
+        load.rejects.append(_scoped(unknown[~held], "unknown_account"))
+    return canonical
+
+
+def _delivery_fields(delivery) -> dict:
+    return {name: delivery[name] for name in ("file_name", "archive_key", "archive_uri", "file_sha256")}
+
+
+@dataclass
+class FamilyPlan:
+    """A custodian family's files of the day, their translation maps and their preparation (started)."""
+
+    dialect: Dialect
+    deliveries: dict[str, pd.DataFrame]  # the ledger rows of each delivered kind, the active one last
+    missing: list[pd.DataFrame]
+    maps: FamilyMaps
+    tables: list[str]  # delivered kinds, in the family's record order
+    prepared: Iterator | None = None  # (NativeFile, bytes) per table, in order
+
+
+def plan_family(dialect: Dialect, as_of: dt.date, accepted: pd.DataFrame, archive_store) -> tuple[FamilyPlan, list[Job]]:
+    """The family's deliveries and maps (the account master and security file are parsed here: they
+    translate the others) and one preparation job per delivered file."""
     deliveries: dict[str, pd.DataFrame] = {}
     missing = []
     for record in dialect.records:
@@ -186,12 +270,11 @@ def _load_family(con, dialect: Dialect, as_of: dt.date, accepted: pd.DataFrame, 
             continue
         deliveries[record.table] = rows
 
-    def parse(record: RecordLayout) -> tuple[NativeFile, bytes]:
-        active = deliveries[record.table].iloc[-1]
-        content = read_archived(active)
-        return parse_dialect_file(dialect, record, active["file_name"], content, as_of), content
+    def active(table: str) -> dict:
+        return _delivery_fields(deliveries[table].iloc[-1])
 
-    references = {record.table: parse(record) for record in (dialect.by_kind("accounts"), dialect.by_kind("securities"))
+    references = {record.table: parse_delivery(record.table, active(record.table), archive_store, as_of)
+                  for record in (dialect.by_kind("accounts"), dialect.by_kind("securities"))
                   if record.table in deliveries}
     accounts_file = references.get(dialect.by_kind("accounts").table, (None,))[0]
     securities_file = references.get(dialect.by_kind("securities").table, (None,))[0]
@@ -200,14 +283,42 @@ def _load_family(con, dialect: Dialect, as_of: dt.date, accepted: pd.DataFrame, 
     rejected_accounts = set()
     if accounts_file is not None:
         rejected_accounts = set(accounts_file.rejects["account_id"].dropna())
+    maps = FamilyMaps(accounts, securities, frozenset(rejected_accounts))
+    tables = [record.table for record in dialect.records if record.table in deliveries]
+    jobs = [Job(_parsed, (references.pop(table),), 0, here=True) if table in references else
+            Job(parse_delivery, (table, active(table), archive_store, as_of), int(deliveries[table].iloc[-1]["size_bytes"]))
+            for table in tables]
+    return FamilyPlan(dialect, deliveries, missing, maps, tables), jobs
+
+
+def start_families(as_of: dt.date, accepted: pd.DataFrame, archive_store, preparer: Preparer) -> dict[str, FamilyPlan]:
+    """Plan every family delivered today and start preparing its files (custodian.workers): called as
+    soon as the ledger is known, so the helpers parse while the firm's own files load."""
+    plans, jobs = {}, []
+    for dialect in DIALECTS:
+        if any(r.table in set(accepted["entity"].dropna()) for r in dialect.records):
+            plan, family_jobs = plan_family(dialect, as_of, accepted, archive_store)
+            plans[dialect.custodian] = plan
+            jobs += family_jobs
+    results = preparer.in_order(jobs)
+    for plan in plans.values():
+        plan.prepared = itertools.islice(results, len(plan.tables))
+    return plans
+
+
+def _load_family(con, plan: FamilyPlan, as_of: dt.date, write_translated):
+    """One custodian file at a time, in the family's record order: write its native rows, translate and
+    write its canonical rows, then keep only its rejects and what the reconciliation needs. The files
+    were parsed ahead (``plan.prepared``), in a helper thread where there is one, while this one writes."""
+    dialect, deliveries = plan.dialect, plan.deliveries
     loads = []
     parsed: dict[str, NativeFile] = {}
     canonical_by_table = {}
-    for record in dialect.records:
-        table = record.table
-        if table not in deliveries:
-            continue
-        native, content = references.pop(table) if table in references else parse(record)
+    prepared = iter(plan.prepared)
+    for table in plan.tables:
+        # next(), not zip(): zip keeps its last item alive, a whole file's rows, while the next one parses
+        native, content = next(prepared)
+        record = RECORDS_BY_TABLE[table][1]
         delivery = deliveries[table].iloc[-1]
         load = DialectFileLoad(
             table, record.entity or record.table, native.source_file, native.file_sha256,
@@ -216,43 +327,26 @@ def _load_family(con, dialect: Dialect, as_of: dt.date, accepted: pd.DataFrame, 
         )
         del content
         parse_rejects = native.rejects
-        if accounts is not None:
-            parse_rejects = map_reject_accounts(parse_rejects, accounts)
+        if plan.maps.accounts is not None:
+            parse_rejects = map_reject_accounts(parse_rejects, plan.maps.accounts)
         if len(parse_rejects):
             load.rejects.append(_scoped(parse_rejects, "file" if native.rejected_whole else "line"))
         _write_native(con, native, as_of)
         load.rows_loaded = len(native.rows)
-        if record.entity is not None and not native.rejected_whole:
-            why = None
-            if accounts is None:
-                why = f"the {dialect.custodian} account master of the day is missing or rejected whole"
-            elif securities is None and record.security_field:
-                why = f"the {dialect.custodian} security file of the day is missing or rejected whole"
-            if why:
-                load.rejects.append(_scoped(_held_back(record, delivery, why), "file"))
-            else:
-                canonical, line_rejects, unknown = to_canonical(native, accounts, securities or {})
-                held = unknown["account_id"].isin(rejected_accounts)
-                if held.any():
-                    # the account's own master line was rejected: its household cannot be told, hold all
-                    rows = unknown[held].assign(account_id=None, error=lambda f: f"the {dialect.custodian} account "
-                                                "master line of this account was rejected")
-                    load.rejects.append(_scoped(rows, "line"))
-                if len(line_rejects):
-                    load.rejects.append(_scoped(line_rejects, "line"))
-                if (~held).any():
-                    load.rejects.append(_scoped(unknown[~held], "unknown_account"))
-                if record.kind.startswith(RECONCILED_CANONICAL_KINDS):
-                    canonical_by_table[table] = canonical[RECONCILED_CANONICAL_COLUMNS]
-                load.canonical = canonical
-                written_rejects = write_translated(load)
-                if written_rejects is not None and len(written_rejects):
-                    load.rejects.append(written_rejects)
-                load.rows_loaded = len(load.canonical)
-                load.canonical = None
-                del canonical
+        canonical = _translate(load, native, plan.maps, delivery)
+        if canonical is not None:
+            if record.kind.startswith(RECONCILED_CANONICAL_KINDS):
+                canonical_by_table[table] = canonical[RECONCILED_CANONICAL_COLUMNS]
+            load.canonical = canonical
+            written_rejects = write_translated(load)
+            if written_rejects is not None and len(written_rejects):
+                load.rejects.append(written_rejects)
+            load.rows_loaded = len(load.canonical)
+            load.canonical = None
+        del canonical
         parsed[table] = _kept_for_reconciliation(native)
         del native
+        release_memory()  # the file's rows are written: their pages go back before the next file's arrive
         loads.append(load)
-    recon = reconcile_family(dialect, parsed, canonical_by_table, accounts or {})
-    return loads, missing, recon
+    recon = reconcile_family(dialect, parsed, canonical_by_table, plan.maps.accounts or {})
+    return loads, plan.missing, recon
