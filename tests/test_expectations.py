@@ -284,6 +284,27 @@ def test_data_docs_are_rendered_into_the_given_folder(tmp_path, positions):
     assert COMPILED_TEMPLATES._code
 
 
+def test_data_docs_built_once_per_step_still_index_every_validation(tmp_path, positions, lots):
+    """A gate step renders each validation's page as it runs and the site's index once, when the step
+    ends (expectations.runner.data_docs_built_once): the index lists both suites of the step."""
+    from expectations.runner import data_docs_built_once
+    from expectations.suites import check_lots
+
+    docs = tmp_path / "2026-11-20"
+    positions.loc[0, "lot_quantity"] = 0.0
+    with data_docs_built_once(str(docs)):
+        with data_docs_built_once(str(docs)):  # nested: the outer block writes the index
+            reconcile = check_lots_reconcile(positions, docs_dir=str(docs))
+        assert not (docs / "index.html").exists()
+        lot_outcome = check_lots(lots, dt.date(2026, 11, 20), docs_dir=str(docs))
+        assert not (docs / "index.html").exists()
+    index = (docs / "index.html").read_text()
+    assert reconcile.docs_url == lot_outcome.docs_url == (docs / "index.html").as_uri()
+    pages = [p.read_text() for p in (docs / "validations").rglob("*.html")]
+    assert len(pages) >= 2 and any("lot_minus_position" in page for page in pages)
+    assert all(name in index for name in (reconcile.suite, lot_outcome.suite))
+
+
 def test_an_account_whose_history_misses_a_recent_purchase_holds_its_household_only():
     from expectations.suites import check_account_history_covers_recent_lots, household_holds
 

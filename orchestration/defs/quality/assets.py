@@ -59,7 +59,9 @@ def household_quality_holds(
 def household_suite_outcomes(con, as_of: dt.date, quality_gates: QualityGates):
     """The household suites' outcomes, in the order an operator reads them, each suite validated on
     its own read and let go before the next: at 10,000 households the day's lots (6 million), the
-    custodian's lots (6 million) and transactions (8 million) held together need 6.7 GB."""
+    custodian's lots (6 million) and transactions (8 million) held together need 6.7 GB. The step's
+    Data Docs index is written once, after the last suite."""
+    from expectations.runner import data_docs_built_once
     from expectations.suites import (
         HOUSEHOLD_SUITE_MART_COLUMNS,
         PURCHASE_COLUMNS,
@@ -79,19 +81,20 @@ def household_suite_outcomes(con, as_of: dt.date, quality_gates: QualityGates):
     days = quality_gates.wash_sale_history_days
     since = as_of - dt.timedelta(days=days)
     marts = HOUSEHOLD_SUITE_MART_COLUMNS
-    accounts = read_columns(con, "dim_accounts", marts["dim_accounts"])
-    yield check_lots(read_columns(con, "fct_lots", marts["fct_lots"]), as_of, docs_dir=docs)
-    yield check_lots_reconcile(read_columns(con, "fct_positions", marts["fct_positions"]), docs_dir=docs)
-    yield check_accounts(accounts, docs_dir=docs)
-    yield check_targets(read_columns(con, "fct_household_targets", marts["fct_household_targets"]), accounts,
-                        tolerance=quality_gates.target_weight_tolerance, docs_dir=docs)
-    yield check_account_history_covers_recent_lots(
-        recent_lots(con, RECENT_LOT_COLUMNS, since),
-        recent_purchases(con, PURCHASE_COLUMNS, PURCHASE_TYPES, as_of, since), as_of, days=days, docs_dir=docs)
-    household_of = accounts.set_index("account_id")["household_id"]
-    for entity, columns in RAW_CUSTODIAN_COLUMNS.items():
-        yield from check_raw_custodian_rows(
-            {entity: custodian_rows(con, entity, columns, as_of)}, household_of, as_of, docs_dir=docs)
+    with data_docs_built_once(docs):
+        accounts = read_columns(con, "dim_accounts", marts["dim_accounts"])
+        yield check_lots(read_columns(con, "fct_lots", marts["fct_lots"]), as_of, docs_dir=docs)
+        yield check_lots_reconcile(read_columns(con, "fct_positions", marts["fct_positions"]), docs_dir=docs)
+        yield check_accounts(accounts, docs_dir=docs)
+        yield check_targets(read_columns(con, "fct_household_targets", marts["fct_household_targets"]), accounts,
+                            tolerance=quality_gates.target_weight_tolerance, docs_dir=docs)
+        yield check_account_history_covers_recent_lots(
+            recent_lots(con, RECENT_LOT_COLUMNS, since),
+            recent_purchases(con, PURCHASE_COLUMNS, PURCHASE_TYPES, as_of, since), as_of, days=days, docs_dir=docs)
+        household_of = accounts.set_index("account_id")["household_id"]
+        for entity, columns in RAW_CUSTODIAN_COLUMNS.items():
+            yield from check_raw_custodian_rows(
+                {entity: custodian_rows(con, entity, columns, as_of)}, household_of, as_of, docs_dir=docs)
 
 
 @dg.asset(
@@ -113,6 +116,7 @@ def household_trade_holds(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, quality_gates: QualityGates
 ):
     """Households whose trades fail the GX trade suites, with reasons: their orders are not written."""
+    from expectations.runner import data_docs_built_once
     from expectations.suites import check_trades, household_holds, trade_safety_frame, unattributed_failures
     from orchestration.defs.quality.checks import MAX_LISTED, gate_result
     from orchestration.defs.quality.reads import trade_gate_inputs
@@ -126,8 +130,10 @@ def household_trade_holds(
         marts["fct_trading_restrictions"], marts["dim_accounts"],
     )
     values = marts["dim_households"].set_index("household_id")["market_value"].astype(float)
-    outcomes = check_trades(frames, max_turnover=quality_gates.max_turnover, household_values=values,
-                            docs_dir=quality_gates.docs_dir(as_of))
+    docs = quality_gates.docs_dir(as_of)
+    with data_docs_built_once(docs):
+        outcomes = check_trades(frames, max_turnover=quality_gates.max_turnover, household_values=values,
+                                docs_dir=docs)
     holds = household_holds(outcomes)
     unattributed = unattributed_failures(outcomes)
     with duckdb.get_connection() as con:
