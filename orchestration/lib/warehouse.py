@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import time
 
 import duckdb
 import pandas as pd
@@ -140,3 +142,31 @@ def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 
 def read_day(con: duckdb.DuckDBPyConnection, table: str, as_of: dt.date) -> pd.DataFrame:
     return con.execute(f"select * exclude (as_of_date, run_id) from {table} where as_of_date = ?", [as_of]).df()
+
+
+# How long a step outside the duckdb_writer pool waits for another process to let go of the file.
+LOCK_PATIENCE_SECONDS = 1800.0
+
+
+@contextlib.contextmanager
+def connection_when_free(resource, patience_seconds: float = LOCK_PATIENCE_SECONDS, poll_seconds: float = 0.5):
+    """A connection to the DuckDB file of ``resource`` (a DuckDBResource), opened as soon as no other
+    process holds it. DuckDB lets one process at a time open a file for writing; steps in the
+    ``duckdb_writer`` pool take turns by the pool, and a step outside it (order_files and
+    taxes_saved_report, which run side by side after the trade gate and hold the file only to read
+    their inputs or write their table) waits here for the lock instead of failing after the
+    resource's few retries. Any error other than the lock, or the lock past ``patience_seconds``,
+    is raised."""
+    deadline = time.monotonic() + patience_seconds
+    while True:
+        try:
+            con = duckdb.connect(resource.database, read_only=False, config=dict(resource.connection_config))
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(poll_seconds)
+    try:
+        yield con
+    finally:
+        con.close()
