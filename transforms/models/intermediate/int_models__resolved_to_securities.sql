@@ -74,7 +74,7 @@ final as (
         all_weights.model_id,
         current_versions.model_version,
         all_weights.security_id,
-        sum(all_weights.weight) as target_weight,
+        {{ exact_sum('all_weights.weight') }} as target_weight,
 
     from all_weights
     inner join current_versions

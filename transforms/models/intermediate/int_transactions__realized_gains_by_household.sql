@@ -36,8 +36,8 @@ final as (
 
     select
         household_id,
-        coalesce(sum(realized_gain) filter (where holding_term = 'short'), 0.0) as realized_st_gain_ytd,
-        coalesce(sum(realized_gain) filter (where holding_term = 'long'), 0.0) as realized_lt_gain_ytd,
+        coalesce({{ exact_sum('realized_gain', where="holding_term = 'short'") }}, 0.0) as realized_st_gain_ytd,
+        coalesce({{ exact_sum('realized_gain', where="holding_term = 'long'") }}, 0.0) as realized_lt_gain_ytd,
 
     from taxable_sells
     group by household_id

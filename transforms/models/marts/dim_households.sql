@@ -34,7 +34,7 @@ security_values as (
 
     select
         household_id,
-        sum(market_value) as securities_value,
+        {{ exact_sum('market_value') }} as securities_value,
 
     from positions
     group by household_id
@@ -45,7 +45,7 @@ household_cash as (
 
     select
         household_id,
-        sum(cash) as cash,
+        {{ exact_sum('cash') }} as cash,
 
     from account_cash
     group by household_id

@@ -18,7 +18,7 @@ cash_positions as (
 
     select
         account_id,
-        sum(quantity) as cash,
+        {{ exact_sum('quantity') }} as cash,
 
     from positions
     where security_id = 'CASH'

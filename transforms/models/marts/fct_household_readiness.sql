@@ -143,7 +143,7 @@ reasons as (
         'target weights do not sum to 1' as reason,
     from targets
     group by household_id
-    having abs(sum(target_weight) - 1) >= 1e-6
+    having abs({{ exact_sum('target_weight') }} - 1) >= 1e-6
 
     union all
 

@@ -32,7 +32,7 @@ position_quantities as (
     select
         account_id,
         security_id,
-        sum(quantity) as quantity,
+        {{ exact_sum('quantity') }} as quantity,
 
     from positions
     where security_id <> 'CASH'
@@ -45,7 +45,7 @@ lot_quantities as (
     select
         account_id,
         security_id,
-        sum(quantity) as lot_quantity,
+        {{ exact_sum('quantity') }} as lot_quantity,
 
     from lots
     group by account_id, security_id
