@@ -48,9 +48,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def ready_problems(warehouse: str, n: int, as_of: dt.date, settings) -> list:
     """The first n ready households of the warehouse's marts, with the day's risk model."""
+    from optimization import household_problems_from_marts
+
+    frames, ready, risk = ready_frames(warehouse, n, as_of)
+    return household_problems_from_marts(frames, as_of, settings, risk_model=risk)
+
+
+def ready_frames(warehouse: str, n: int, as_of: dt.date):
+    """(the mart rows of the first n ready households, their ids, the day's risk model)."""
     import duckdb
 
-    from optimization import household_problems_from_marts
     from optimization.risk import estimate_risk_model
     from orchestration.defs.optimize.shards import frames_for
     from orchestration.lib.warehouse import read_marts
@@ -62,7 +69,7 @@ def ready_problems(warehouse: str, n: int, as_of: dt.date, settings) -> list:
     risk = estimate_risk_model(prices, marts["dim_securities"])
     readiness = marts["fct_household_readiness"]
     ready = sorted(readiness.loc[readiness.is_ready.astype(bool), "household_id"].astype(str))[:n]
-    return household_problems_from_marts(frames_for(marts, set(ready)), as_of, settings, risk_model=risk)
+    return frames_for(marts, set(ready)), ready, risk
 
 
 def warehouse_bases(warehouse: str, as_of: dt.date) -> dict[str, bytes]:
@@ -126,21 +133,10 @@ def measure(warehouse: str, n: int, as_of: dt.date, warm: bool = False, shard: b
 
 def shard_step_cpu(warehouse: str, n: int, as_of: dt.date, settings, blobs: dict) -> float:
     """CPU seconds of the daily run's solve step (shards.solve_shard) over the first n ready households."""
-    import duckdb
+    from orchestration.defs.optimize.shards import Shard, solve_shard
 
-    from optimization.risk import estimate_risk_model
-    from orchestration.defs.optimize.shards import Shard, frames_for, solve_shard
-    from orchestration.lib.warehouse import read_marts
-
-    with duckdb.connect(warehouse, read_only=True) as con:
-        marts = read_marts(con)
-        prices = con.execute("select security_id, price_date, close from raw.price_history "
-                             "where as_of_date = ? and price_date <= ?", [as_of, as_of]).df()
-    risk = estimate_risk_model(prices, marts["dim_securities"])
-    readiness = marts["fct_household_readiness"]
-    ready = sorted(readiness.loc[readiness.is_ready.astype(bool), "household_id"].astype(str))[:n]
-    shard = Shard(0, as_of, tuple(ready), frames_for(marts, set(ready)), settings, risk,
-                  {h: blobs[h] for h in ready if h in blobs})
+    frames, ready, risk = ready_frames(warehouse, n, as_of)
+    shard = Shard(0, as_of, tuple(ready), frames, settings, risk, {h: blobs[h] for h in ready if h in blobs})
     best = math.inf
     for _ in range(2):
         t = time.process_time()
