@@ -297,7 +297,7 @@ def replay_household_lots(lots_h, trades_h, accounts_h: dict[str, Account], secu
     """(the engine's open lots after the history, the custodian lots that come out of it unchanged, the
     ReplayResult or None, the error). Only the lots the history can reach are replayed
     (``untouched_by_history``); the others come out as they went in: a lot whose id is unique in the
-    household as itself (``unchanged_lot_row``), any other as its opening lot."""
+    household as itself (``_unchanged_lot_tuple``), any other as its opening lot."""
     touched, untouched = untouched_by_history(lots_h, trades_h, security_map)
     result, error = replay_household(touched, trades_h, accounts_h, security_map)
     if result is None:
@@ -314,15 +314,6 @@ def _amount(value) -> float:
     return float(value) if value is not None and value == value else 0.0
 
 
-def unchanged_lot_row(household_id, r) -> dict | None:
-    """The row ``_lot_rows`` writes for a custodian lot the history does not reach and whose id is its
-    own: the engine's lot is that lot, so basis, adjustment, quantity and date are the custodian's
-    (rounded to the cent as every engine figure is) and nothing differs. None for a lot of no positive
-    quantity: the replay drops those, and ``_lot_rows`` explains them."""
-    row = _unchanged_lot_tuple(household_id, r)
-    return None if row is None else dict(zip(LOT_BASIS_COLUMNS, row))
-
-
 def _lot_rows(household_id, lots_h, engine: list[Lot], error: str, unchanged=()) -> list[dict]:
     """One row per custodian lot, in the given order; ``unchanged``: custodian lots the replay returns
     as they are (``replay_household_lots``), whose rows need no engine lot."""
@@ -330,7 +321,10 @@ def _lot_rows(household_id, lots_h, engine: list[Lot], error: str, unchanged=())
 
 
 def _unchanged_lot_tuple(household_id, r) -> tuple | None:
-    """``unchanged_lot_row`` as a tuple in LOT_BASIS_COLUMNS order (what ``_lot_tuples`` returns)."""
+    """The row ``_lot_tuples`` writes for a custodian lot the history does not reach and whose id is its
+    own: the engine's lot is that lot, so basis, adjustment, quantity and date are the custodian's
+    (rounded to the cent as every engine figure is) and nothing differs. None for a lot of no positive
+    quantity: the replay drops those, and ``_lot_tuples`` explains them."""
     quantity = _amount(r.quantity)
     if not quantity > 0:
         return None
