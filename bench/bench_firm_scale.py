@@ -8,7 +8,8 @@ second, and the optimization stage's fan-out with 1 vs 2 workers.
 
 For each size it (1) generates the firm (synthetic.write_synthetic_firm, seed 7), (2) runs the day
 with ``sleeveless run-day`` (the local default: in-process executor) in a child process, sampling
-the child's resident memory every 0.2 s and attributing the samples to Dagster's step windows, and
+the child's resident memory every 0.2 s (less often where sampling would take over 5% of a core:
+SAMPLER_CPU_SHARE) and attributing the samples to Dagster's step windows, and
 (3) reruns the optimizer alone (job ``optimize_day``, multiprocess executor, one process per shard)
 with each worker count and the same shards, so the ratio isolates parallelism. Memory is the sum
 over the run's process tree (the executor, its forkserver and its step processes) of each process's
@@ -70,12 +71,23 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-class Sampled:
-    """Runs a command, sampling its process tree's memory: [(unix time, bytes)]."""
+# The memory sampler's own CPU share, at most (of one core). Reading a process's PSS makes the kernel
+# walk its page tables: ~26 ms for a 1.3 GB step process here, and the whole tree of a 10,000-household
+# day holds 3-7 GB. Sampling it every 0.2 s, as this script did up to 2026-12-06, took 0.15 core on the
+# 1,000-household day (42.6 s of the 2-core machine's CPU in a 4.6-minute run) and more at 10,000: CPU
+# the pipeline it measures did not get. So the sampler waits long enough after each sample to stay
+# under this share, and reports what it cost (Sampled.cost).
+SAMPLER_CPU_SHARE = 0.05
 
-    def __init__(self, cmd: list[str], env: dict, interval: float = 0.2):
-        self.cmd, self.env, self.interval = cmd, env, interval
+
+class Sampled:
+    """Runs a command, sampling its process tree's memory: [(unix time, bytes)], every ``interval``
+    seconds or less often, so that sampling takes at most SAMPLER_CPU_SHARE of one core."""
+
+    def __init__(self, cmd: list[str], env: dict, interval: float = 0.2, cpu_share: float = SAMPLER_CPU_SHARE):
+        self.cmd, self.env, self.interval, self.cpu_share = cmd, env, interval, cpu_share
         self.samples: list[tuple[float, int]] = []
+        self.sampler_cpu_seconds = 0.0
 
     def run(self) -> tuple[float, str]:
         started = time.time()
@@ -85,8 +97,11 @@ class Sampled:
 
         def sample():
             while not done.is_set():
+                cpu = time.thread_time()
                 self.samples.append((time.time(), tree_rss(process.pid)))
-                done.wait(self.interval)
+                cost = time.thread_time() - cpu
+                self.sampler_cpu_seconds += cost
+                done.wait(max(self.interval, cost * (1 - self.cpu_share) / self.cpu_share))
 
         thread = threading.Thread(target=sample, daemon=True)
         thread.start()
@@ -96,6 +111,13 @@ class Sampled:
         if process.returncode:
             raise SystemExit(f"{' '.join(self.cmd)} failed ({process.returncode}):\n{output[-4000:]}")
         return time.time() - started, output
+
+    def cost(self) -> dict:
+        """What the sampling took: samples, its CPU seconds, and the longest gap between two samples."""
+        times = [t for t, _ in self.samples]
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        return {"samples": len(times), "cpu_seconds": round(self.sampler_cpu_seconds, 1),
+                "longest_gap_seconds": round(max(gaps, default=0.0), 2)}
 
     def peak(self, start: float | None = None, end: float | None = None) -> int:
         inside = [b for t, b in self.samples if (start is None or t >= start - 0.2) and (end is None or t <= end + 0.2)]
@@ -195,6 +217,7 @@ def bench_day(home: Path, households: int, before_optimizer: bool = False, reuse
         "generate_seconds": round(gen_seconds, 1), "generate_peak_gb": round(gen.peak() / GB, 2),
         "day_seconds": round(day_seconds, 1), "day_peak_gb": round(day.peak() / GB, 2),
         "households_per_second": round(households / day_seconds, 2), "stages": stages, "run_id": run_id,
+        "memory_sampler": day.cost(),
         "steps": sorted(steps, key=lambda s: s["start"]),
     }
 
@@ -263,6 +286,9 @@ def main(argv=None) -> int:
                   f"{args.engine_workers} processes): day {day['day_seconds']} s, "
                   f"peak {day['day_peak_gb']} GB, {day['households_per_second']} households/s "
                   f"(generate {day['generate_seconds']} s)")
+            sampler = day["memory_sampler"]
+            print(f"memory sampled {sampler['samples']} times (longest gap {sampler['longest_gap_seconds']} s), "
+                  f"the sampling took {sampler['cpu_seconds']} CPU s")
             print("| stage | step seconds (sum) | span s | peak GB |\n|---|---|---|---|")
             for stage, s in day["stages"].items():
                 print(f"| {stage} | {s['seconds']} | {s['span_seconds']} | {s['peak_gb']} |")
