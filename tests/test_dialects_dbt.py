@@ -113,3 +113,33 @@ def test_custodian_staging_maps_native_codes_to_the_canonical_columns(warehouse,
     sql = (REPO / "transforms" / "models" / "staging" / custodian / f"stg_{custodian}__accounts.sql").read_text()
     for native, canonical in DIALECTS_BY_CUSTODIAN[custodian].by_kind("accounts").field("registration_code").codes:
         assert f"when '{native}' then '{canonical}'" in sql
+
+
+def test_an_account_master_that_does_not_reach_staging_stops_the_build(warehouse, tmp_path):
+    """The guard behind dialect_source (transforms/macros/dialect_source.sql): if a staging model is
+    ever compiled from the empty fallback while the custodian's raw account master exists (dbt's
+    relation-cache race under several threads did that once at 10,000 households), the singular test
+    assert_custodian_account_masters_reach_staging fails, naming the custodian, and dbt build skips
+    the marts: no upload file goes out with the firm's ids for Schwab's account numbers."""
+    import shutil
+
+    firm, con = warehouse
+    database = con.execute("select database_name from duckdb_databases() where not internal").fetchone()[0]
+    path = con.execute("select path from duckdb_databases() where database_name = ?", [database]).fetchone()[0]
+    copy = tmp_path / "w.duckdb"
+    shutil.copy(path, copy)
+    with duckdb.connect(str(copy)) as writer:  # what the race compiled: the fallback, not raw.schwab_accounts
+        writer.execute("create table main.no_schwab_accounts as select * from main.stg_schwab__accounts where false")
+        writer.execute("create or replace view main.stg_schwab__accounts as select * from main.no_schwab_accounts")
+        assert writer.execute("select count(*) from raw.schwab_accounts").fetchone()[0] > 0
+    env = {**os.environ, "SLEEVELESS_DUCKDB_PATH": str(copy), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    target = Path(os.environ.get("DBT_TARGET_PATH", tmp_path / "target")) / "dialects_dbt_guard"
+    result = subprocess.run(
+        [str(DBT), "test", "--select", "assert_custodian_account_masters_reach_staging",
+         "--vars", f"{{as_of_date: '{AS_OF.isoformat()}'}}", "--project-dir", str(REPO / "transforms"),
+         "--profiles-dir", str(REPO / "transforms"), "--target-path", str(target), "--log-path", str(target / "logs")],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode != 0, result.stdout[-3000:]
+    assert "assert_custodian_account_masters_reach_staging" in result.stdout and "Got 1 result" in result.stdout, \
+        result.stdout[-3000:]
