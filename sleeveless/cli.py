@@ -62,7 +62,11 @@ def run_day(home, as_of: dt.date, log_level: str = "WARNING"):
     """
     from orchestration.definitions import defs
 
-    instance = _instance(home)
+    instance = _instance(home)  # sets DAGSTER_HOME: before the forkserver starts, whose steps inherit it
+    if os.environ.get("SLEEVELESS_EXECUTOR", "in_process") == "multiprocess":  # orchestration/defs/jobs.py
+        from orchestration.lib.reconstruct import fresh_forkserver
+
+        fresh_forkserver(warm=True)  # loads the code location for the steps while this process builds the run
     job = defs().resolve_job_def("daily_run")
     # dbt's own console output (which dagster-dbt echoes to stdout) goes to a log file unless verbose.
     log_path = home.root / "logs" / f"daily_run_{as_of.isoformat()}.log"
@@ -76,9 +80,8 @@ def run_day(home, as_of: dt.date, log_level: str = "WARNING"):
         else:  # SLEEVELESS_EXECUTOR=multiprocess: steps in processes forked from a forkserver that loaded the job once
             from dagster import execute_job, reconstructable
 
-            from orchestration.lib.reconstruct import daily_run_job, fresh_forkserver
+            from orchestration.lib.reconstruct import daily_run_job
 
-            fresh_forkserver()
             with execute_job(reconstructable(daily_run_job), instance=instance, run_config=run_config,
                              tags={"dagster/partition": as_of.isoformat()}, raise_on_error=False) as result:
                 result.all_events  # noqa: B018 - read while the result's instance is open

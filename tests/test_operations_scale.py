@@ -87,6 +87,28 @@ def test_each_run_forks_its_steps_from_a_server_with_that_runs_environment(monke
     fresh_forkserver()
 
 
+def test_a_warm_forkserver_starts_before_the_run_and_its_steps_fork_from_it(monkeypatch):
+    # sleeveless run-day (multiprocess) starts the server while it builds the run, so the code location
+    # loads in parallel; the executor must then fork every step from that server, with the environment
+    # of the moment it started.
+    import multiprocessing
+    from multiprocessing import forkserver
+
+    from orchestration.lib.reconstruct import fresh_forkserver
+
+    monkeypatch.setenv("SLEEVELESS_HOME", "/homes/warm")
+    fresh_forkserver(warm=True)
+    server = forkserver._forkserver._forkserver_pid  # CPython's own record of the server it started
+    assert server is not None and os.waitpid(server, os.WNOHANG)[0] == 0  # running before any step asks
+    monkeypatch.setenv("SLEEVELESS_HOME", "/homes/later")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["dagster._core.executor.multiprocess", "orchestration.lib.forkserver_preload"])
+    with context.Pool(1) as pool:  # what the multiprocess executor does: set its preload, then start steps
+        assert pool.map(_environment_home, [0]) == ["/homes/warm"]
+    assert forkserver._forkserver._forkserver_pid == server  # no second server
+    fresh_forkserver()
+
+
 # --- the production executor config ---------------------------------------------------------------
 
 def test_the_k8s_executor_config_loads_and_validates_against_dagster_k8s_schema():
