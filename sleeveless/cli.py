@@ -63,7 +63,9 @@ def run_day(home, as_of: dt.date, log_level: str = "WARNING"):
     from orchestration.definitions import defs
 
     instance = _instance(home)  # sets DAGSTER_HOME: before the forkserver starts, whose steps inherit it
-    if os.environ.get("SLEEVELESS_EXECUTOR", "in_process") == "multiprocess":  # orchestration/defs/jobs.py
+    from orchestration.defs.jobs import executor_for
+
+    if executor_for().name == "multiprocess":  # the daily_run job's executor, chosen by the environment
         from orchestration.lib.reconstruct import fresh_forkserver
 
         fresh_forkserver(warm=True)  # loads the code location for the steps while this process builds the run

@@ -327,19 +327,12 @@ def test_rebalancing_to_target_removes_the_return_dispersion_of_same_model_house
 
 
 def test_csv_bytes_are_the_bytes_to_csv_writes(monkeypatch):
-    import numpy as np
-
     import delivery.csvfile as csvfile
+    from tests.test_delivery_csv_bytes import awkward_frame
 
-    frame = pd.DataFrame({
-        "text": ["x\ry", "x\ny", "x,y", 'x"y', " x", "", None, "x\ty", "é", "plain"],
-        "b,c": [1.5, float("nan"), 1e-5, 1e16, 0.1 + 0.2, -0.0, 3.0, 2.5e300, 1 / 3, 7.0],
-        "line": pd.array([1, None, 3, 4, 5, 6, 7, 8, 9, 10], dtype="Int64"),
-        "flag": [True, False] * 5,
-        # dates only in some chunks: to_csv decides the date format chunk by chunk
-        "when": pd.to_datetime(["2020-01-02"] * 5 + ["2020-01-02 10:00"] + [None] * 4, format="mixed"),
-        'mixed"': [None, 1, "x", 2.5, pd.NA, pd.NaT, np.nan, "a,b", np.float64(0.1), np.int64(3)],
-    })
+    # quoting, missing values, floats, nullable ints, booleans, and dates only in some chunks
+    # (to_csv decides the date format chunk by chunk)
+    frame = awkward_frame()[["text", "b,c", "line", "flag", "when", 'mixed"']]
     for terminator in ["\n", "\r\n"]:
         assert csvfile.csv_text(frame, terminator) == frame.to_csv(index=False, lineterminator=terminator)
         for rare in (frame[["text"]], frame.iloc[:0]):  # one column, no rows: to_csv itself

@@ -94,6 +94,7 @@ def test_a_warm_forkserver_starts_before_the_run_and_its_steps_fork_from_it(monk
     import multiprocessing
     from multiprocessing import forkserver
 
+    from orchestration.defs.jobs import FORKSERVER_PRELOAD
     from orchestration.lib.reconstruct import fresh_forkserver
 
     monkeypatch.setenv("SLEEVELESS_HOME", "/homes/warm")
@@ -102,7 +103,7 @@ def test_a_warm_forkserver_starts_before_the_run_and_its_steps_fork_from_it(monk
     assert server is not None and os.waitpid(server, os.WNOHANG)[0] == 0  # running before any step asks
     monkeypatch.setenv("SLEEVELESS_HOME", "/homes/later")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["dagster._core.executor.multiprocess", "orchestration.lib.forkserver_preload"])
+    context.set_forkserver_preload(["dagster._core.executor.multiprocess", FORKSERVER_PRELOAD])
     with context.Pool(1) as pool:  # what the multiprocess executor does: set its preload, then start steps
         assert pool.map(_environment_home, [0]) == ["/homes/warm"]
     assert forkserver._forkserver._forkserver_pid == server  # no second server
